@@ -1,0 +1,297 @@
+//! The daemon's configuration: `/etc/bee/beed.toml`, validated and typed.
+//! Every error names the file, line and column.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::error::{Error, Result};
+
+/// Default location of the main config file.
+pub const DEFAULT_PATH: &str = "/etc/bee/beed.toml";
+
+/// The whole configuration as written.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawConfig {
+    pub metrics: MetricsConfig,
+    pub events: EventsConfig,
+    pub poll: RawPollConfig,
+    pub probes: BTreeMap<Spanned<String>, RawProbe>,
+}
+
+/// `[metrics]`
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Address of the HTTP server serving `/metrics`; empty disables it.
+    pub listen: String,
+    /// Cap on series per metric; label sets beyond it are counted, not stored.
+    pub max_series: usize,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig { listen: "127.0.0.1:9091".into(), max_series: 10_000 }
+    }
+}
+
+/// Where events (print maps) go.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum EventOutput {
+    /// journald when stderr is connected to it (`JOURNAL_STREAM`), else stdout.
+    #[default]
+    Auto,
+    Journal,
+    Stdout,
+    /// Count events but write them nowhere (benchmarks, metrics-only hosts).
+    None,
+}
+
+/// `[events]`
+#[derive(Debug, Deserialize, Clone, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventsConfig {
+    pub output: EventOutput,
+}
+
+/// `[poll]` as written.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawPollConfig {
+    pub latency: Option<Spanned<String>>,
+    pub interval: Option<Spanned<String>>,
+}
+
+/// `[probes.NAME]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProbe {
+    #[serde(default)]
+    pub object: Option<Spanned<PathBuf>>,
+    #[serde(default)]
+    pub interval: Option<Spanned<String>>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Where a probe's object comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeSource {
+    Builtin(&'static [u8]),
+    File(PathBuf),
+}
+
+/// A validated probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeConfig {
+    pub name: String,
+    pub source: ProbeSource,
+    /// How often hash maps are walked.
+    pub interval: Duration,
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub metrics_listen: Option<SocketAddr>,
+    pub max_series: usize,
+    pub events: EventOutput,
+    /// How long the ringbuf poller waits after draining, to batch wakeups.
+    pub poll_latency: Duration,
+    pub probes: Vec<ProbeConfig>,
+}
+
+/// Parses durations like `1s`, `500ms`, `250us`, `2m`, `1h`.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.')?;
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let secs = match unit.trim() {
+        "ns" => n / 1e9,
+        "us" | "µs" => n / 1e6,
+        "ms" => n / 1e3,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return None,
+    };
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+}
+
+/// 1-based line and column of byte offset `pos` in `text`.
+pub fn line_col(text: &str, pos: usize) -> (usize, usize) {
+    let before = &text[..pos.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+    (line, col)
+}
+
+impl Config {
+    /// Reads and validates the config at `path`; `builtins` lists the
+    /// built-in probes by name.
+    pub fn load(path: &Path, builtins: &[(&str, &'static [u8])]) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+        Self::parse(&text, path, builtins)
+    }
+
+    /// Validates config `text` that was read from `path`.
+    pub fn parse(text: &str, path: &Path, builtins: &[(&str, &'static [u8])]) -> Result<Config> {
+        let at = |pos: usize, reason: String| {
+            let (line, column) = line_col(text, pos);
+            Error::Config { path: path.to_path_buf(), line, column, reason }
+        };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let pos = e.span().map_or(0, |s| s.start);
+            at(pos, e.message().to_string())
+        })?;
+        let dur = |v: &Option<Spanned<String>>, default: Duration, what: &str| -> Result<Duration> {
+            match v {
+                None => Ok(default),
+                Some(s) => match parse_duration(s.get_ref()) {
+                    Some(d) if !d.is_zero() => Ok(d),
+                    _ => Err(at(
+                        s.span().start,
+                        format!("{what}: `{}` is not a duration (examples: 500ms, 1s, 2m)", s.get_ref()),
+                    )),
+                },
+            }
+        };
+        let poll_latency = dur(&raw.poll.latency, Duration::from_millis(5), "poll.latency")?;
+        let default_interval = dur(&raw.poll.interval, Duration::from_secs(1), "poll.interval")?;
+        let metrics_listen = if raw.metrics.listen.is_empty() {
+            None
+        } else {
+            Some(raw.metrics.listen.parse::<SocketAddr>().map_err(|e| {
+                at(
+                    text.find(&raw.metrics.listen).unwrap_or(0),
+                    format!("metrics.listen: `{}`: {e} (expected ADDRESS:PORT)", raw.metrics.listen),
+                )
+            })?)
+        };
+        let mut probes = Vec::new();
+        for (name, p) in &raw.probes {
+            let pos = name.span().start;
+            let name = name.get_ref();
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+                return Err(at(pos, format!("probe name `{name}`: use letters, digits, `_` and `-` only")));
+            }
+            let interval = dur(&p.interval, default_interval, &format!("probes.{name}.interval"))?;
+            let source = match &p.object {
+                Some(obj) => {
+                    let file = obj.get_ref();
+                    let file = if file.is_relative() {
+                        path.parent().unwrap_or(Path::new(".")).join(file)
+                    } else {
+                        file.clone()
+                    };
+                    if !file.is_file() {
+                        return Err(at(
+                            obj.span().start,
+                            format!("probes.{name}.object: {} does not exist or is not a file", file.display()),
+                        ));
+                    }
+                    ProbeSource::File(file)
+                }
+                None => match builtins.iter().find(|(b, _)| b == name) {
+                    Some((_, bytes)) => ProbeSource::Builtin(bytes),
+                    None => {
+                        let known: Vec<&str> = builtins.iter().map(|(b, _)| *b).collect();
+                        return Err(at(
+                            pos,
+                            format!(
+                                "probe `{name}` is not a built-in (built-ins: {}); set `object = \"/path/to/probe.bpf.o\"` for your own",
+                                known.join(", ")
+                            ),
+                        ));
+                    }
+                },
+            };
+            if p.enabled {
+                probes.push(ProbeConfig { name: name.clone(), source, interval });
+            }
+        }
+        Ok(Config {
+            path: path.to_path_buf(),
+            metrics_listen,
+            max_series: raw.metrics.max_series,
+            events: raw.events.output,
+            poll_latency,
+            probes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BUILTINS: &[(&str, &[u8])] = &[("exitsnoop", b"x"), ("tcpconnect", b"y")];
+
+    fn parse(s: &str) -> Result<Config> {
+        Config::parse(s, Path::new("/etc/bee/beed.toml"), BUILTINS)
+    }
+
+    #[test]
+    fn defaults_and_builtins() -> Result<()> {
+        let c = parse("[probes.exitsnoop]\n[probes.tcpconnect]\ninterval = \"250ms\"\n")?;
+        assert_eq!(c.metrics_listen, "127.0.0.1:9091".parse().ok());
+        assert_eq!(c.probes.len(), 2);
+        assert_eq!(c.probes[0].interval, Duration::from_secs(1));
+        assert_eq!(c.probes[1].interval, Duration::from_millis(250));
+        assert_eq!(c.poll_latency, Duration::from_millis(5));
+        assert_eq!(c.events, EventOutput::Auto);
+        Ok(())
+    }
+
+    fn err(s: &str) -> String {
+        match parse(s) {
+            Ok(_) => String::from("accepted"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_column() {
+        let e = err("[metrics]\nlisten = \"127.0.0.1:1\"\nlistn = 3\n");
+        assert!(e.starts_with("/etc/bee/beed.toml:3:1: unknown field `listn`"), "{e}");
+        let e = err("[probes.exitsnoop]\nobjet = \"x\"\n");
+        assert!(e.starts_with("/etc/bee/beed.toml:2:1: unknown field `objet`"), "{e}");
+    }
+
+    #[test]
+    fn unknown_builtin_and_missing_object() {
+        let e = err("\n[probes.nosuch]\n");
+        assert!(e.starts_with("/etc/bee/beed.toml:2:9: probe `nosuch` is not a built-in"), "{e}");
+        let e = err("[probes.mine]\nobject = \"/nonexistent/x.o\"\n");
+        assert!(e.starts_with("/etc/bee/beed.toml:2:10: probes.mine.object: /nonexistent/x.o does not exist"), "{e}");
+    }
+
+    #[test]
+    fn bad_values() {
+        assert!(err("[probes.exitsnoop]\ninterval = \"soon\"\n").contains(":2:12: probes.exitsnoop.interval"));
+        assert!(err("[metrics]\nlisten = \"nope\"\n").contains("metrics.listen"));
+        assert!(err("[poll]\nlatency = \"0s\"\n").contains("poll.latency"));
+        assert!(err("[events]\noutput = \"syslog\"\n").contains(":2:10:"));
+        assert!(err("[probes.exitsnoop\n").contains(":1:"));
+    }
+
+    #[test]
+    fn disabled_probe_is_skipped() -> Result<()> {
+        let c = parse("[probes.exitsnoop]\nenabled = false\n")?;
+        assert!(c.probes.is_empty());
+        Ok(())
+    }
+}

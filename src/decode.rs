@@ -1,0 +1,298 @@
+//! Pure decoding: record bytes + plan → values, rendered as JSON, label text
+//! or metric numbers. Allocates nothing: callers pass reusable buffers.
+
+use std::fmt::Write as _;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use crate::schema::{Field, FieldKind, Plan};
+
+/// One decoded value, borrowing the record.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value<'a> {
+    U(u64),
+    I(i64),
+    Bool(bool),
+    Str(&'a [u8]),
+    Enum(i64, Option<&'a str>),
+    Ipv4([u8; 4]),
+    Ipv6([u8; 16]),
+    /// Nanoseconds.
+    Duration(u64),
+    F(f64),
+    Ptr(u64),
+    Array { bytes: &'a [u8], elem: u8, signed: bool },
+}
+
+fn uint(b: &[u8]) -> u64 {
+    let mut v = [0u8; 8];
+    let n = b.len().min(8);
+    v[..n].copy_from_slice(&b[..n]);
+    u64::from_le_bytes(v)
+}
+
+fn sint(b: &[u8]) -> i64 {
+    let n = b.len().min(8);
+    if n == 0 {
+        return 0;
+    }
+    let shift = 64 - 8 * n as u32;
+    ((uint(b) << shift) as i64) >> shift
+}
+
+/// Reads `field` out of `rec`; `None` when the record is too short.
+pub fn read<'a>(field: &'a Field, rec: &'a [u8]) -> Option<Value<'a>> {
+    let b = rec.get(field.offset..field.offset.checked_add(field.kind.width())?)?;
+    Some(match &field.kind {
+        FieldKind::Unsigned(_) => Value::U(uint(b)),
+        FieldKind::Signed(_) => Value::I(sint(b)),
+        FieldKind::Bool(_) => Value::Bool(uint(b) != 0),
+        FieldKind::Str(_) => {
+            let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+            Value::Str(&b[..end])
+        }
+        FieldKind::Enum { signed, values, .. } => {
+            let v = if *signed { sint(b) } else { uint(b) as i64 };
+            Value::Enum(v, values.iter().find(|(k, _)| *k == v).map(|(_, n)| n.as_str()))
+        }
+        FieldKind::Ipv4 => Value::Ipv4([b[0], b[1], b[2], b[3]]),
+        FieldKind::Ipv6 => {
+            let mut a = [0u8; 16];
+            a.copy_from_slice(b);
+            Value::Ipv6(a)
+        }
+        FieldKind::Duration => Value::Duration(uint(b)),
+        FieldKind::F32 => Value::F(f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64),
+        FieldKind::F64 => Value::F(f64::from_bits(uint(b))),
+        FieldKind::Pointer => Value::Ptr(uint(b)),
+        FieldKind::IntArray { elem, signed, .. } => Value::Array { bytes: b, elem: *elem, signed: *signed },
+        FieldKind::Bits { shift, bits, signed } => {
+            let raw = uint(b) >> shift;
+            let bits = *bits as u32;
+            let mask = if bits >= 64 { u64::MAX } else { (1u64 << bits) - 1 };
+            let v = raw & mask;
+            if *signed && bits > 0 && bits < 64 && v >> (bits - 1) & 1 == 1 {
+                Value::I((v | !mask) as i64)
+            } else if *signed {
+                Value::I(v as i64)
+            } else {
+                Value::U(v)
+            }
+        }
+    })
+}
+
+impl Value<'_> {
+    /// The value as a metric sample (durations in seconds); `None` for
+    /// non-numeric values.
+    pub fn as_f64(&self) -> Option<f64> {
+        match *self {
+            Value::U(v) => Some(v as f64),
+            Value::I(v) => Some(v as f64),
+            Value::Bool(b) => Some(if b { 1.0 } else { 0.0 }),
+            Value::Duration(ns) => Some(ns as f64 / 1e9),
+            Value::F(f) => Some(f),
+            Value::Enum(v, _) => Some(v as f64),
+            _ => None,
+        }
+    }
+
+    /// Appends the value as JSON.
+    pub fn write_json(&self, out: &mut String) {
+        match *self {
+            Value::U(v) => {
+                let _ = write!(out, "{v}");
+            }
+            Value::I(v) => {
+                let _ = write!(out, "{v}");
+            }
+            Value::Bool(b) => out.push_str(if b { "true" } else { "false" }),
+            Value::F(f) if f.is_finite() => {
+                let _ = write!(out, "{f}");
+            }
+            Value::F(_) => out.push_str("null"),
+            Value::Enum(v, None) => {
+                let _ = write!(out, "{v}");
+            }
+            Value::Array { bytes, elem, signed } => {
+                out.push('[');
+                for (i, c) in bytes.chunks_exact(elem as usize).enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    let _ = if signed { write!(out, "{}", sint(c)) } else { write!(out, "{}", uint(c)) };
+                }
+                out.push(']');
+            }
+            _ => {
+                out.push('"');
+                let start = out.len();
+                self.write_text(out);
+                escape_json_tail(out, start);
+                out.push('"');
+            }
+        }
+    }
+
+    /// Appends the value as plain text (labels, journal fields).
+    pub fn write_text(&self, out: &mut String) {
+        let _ = match *self {
+            Value::U(v) => write!(out, "{v}"),
+            Value::I(v) => write!(out, "{v}"),
+            Value::Bool(b) => write!(out, "{b}"),
+            Value::Str(s) => {
+                push_lossy(out, s);
+                Ok(())
+            }
+            Value::Enum(_, Some(n)) => write!(out, "{n}"),
+            Value::Enum(v, None) => write!(out, "{v}"),
+            Value::Ipv4(a) => write!(out, "{}", Ipv4Addr::from(a)),
+            Value::Ipv6(a) => write!(out, "{}", Ipv6Addr::from(a)),
+            Value::Duration(ns) => {
+                write_duration(out, ns);
+                Ok(())
+            }
+            Value::F(f) => write!(out, "{f}"),
+            Value::Ptr(p) => write!(out, "{p:#x}"),
+            Value::Array { .. } => {
+                self.write_json(out);
+                Ok(())
+            }
+        };
+    }
+}
+
+fn push_lossy(out: &mut String, s: &[u8]) {
+    match std::str::from_utf8(s) {
+        Ok(s) => out.push_str(s),
+        Err(_) => out.push_str(&String::from_utf8_lossy(s)),
+    }
+}
+
+/// JSON-escapes `out[start..]` in place (only allocates when escaping is needed).
+fn escape_json_tail(out: &mut String, start: usize) {
+    if !out[start..].bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        return;
+    }
+    let raw = out.split_off(start);
+    for c in raw.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+}
+
+/// Appends a JSON string literal.
+pub fn write_json_str(out: &mut String, s: &str) {
+    out.push('"');
+    let start = out.len();
+    out.push_str(s);
+    escape_json_tail(out, start);
+    out.push('"');
+}
+
+/// Appends `{"field":value,...}` for a whole record; returns false (writing
+/// nothing) when the record is shorter than the plan.
+pub fn write_json_object(plan: &Plan, rec: &[u8], out: &mut String) -> bool {
+    if rec.len() < plan.size {
+        return false;
+    }
+    out.push('{');
+    for (i, f) in plan.fields.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_json_str(out, &f.name);
+        out.push(':');
+        match read(f, rec) {
+            Some(v) => v.write_json(out),
+            None => out.push_str("null"),
+        }
+    }
+    out.push('}');
+    true
+}
+
+/// Formats nanoseconds the way Go's `time.Duration` prints (bumblebee's
+/// format): `0s`, `850ns`, `1.5µs`, `12.3ms`, `359h58m30.242761006s`.
+pub fn write_duration(out: &mut String, ns: u64) {
+    const US: u64 = 1_000;
+    const MS: u64 = 1_000_000;
+    const S: u64 = 1_000_000_000;
+    let frac = |out: &mut String, whole: u64, rem: u64, digits: usize| {
+        let _ = write!(out, "{whole}");
+        if rem > 0 {
+            let s = format!("{rem:0digits$}");
+            out.push('.');
+            out.push_str(s.trim_end_matches('0'));
+        }
+    };
+    if ns == 0 {
+        out.push_str("0s");
+    } else if ns < US {
+        let _ = write!(out, "{ns}ns");
+    } else if ns < MS {
+        frac(out, ns / US, ns % US, 3);
+        out.push_str("µs");
+    } else if ns < S {
+        frac(out, ns / MS, ns % MS, 6);
+        out.push_str("ms");
+    } else {
+        let h = ns / (3600 * S);
+        let m = ns / (60 * S) % 60;
+        if h > 0 {
+            let _ = write!(out, "{h}h");
+        }
+        if h > 0 || m > 0 {
+            let _ = write!(out, "{m}m");
+        }
+        let s = ns % (60 * S);
+        frac(out, s / S, s % S, 9);
+        out.push('s');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dur(ns: u64) -> String {
+        let mut s = String::new();
+        write_duration(&mut s, ns);
+        s
+    }
+
+    #[test]
+    fn durations_print_like_go() {
+        assert_eq!(dur(0), "0s");
+        assert_eq!(dur(999), "999ns");
+        assert_eq!(dur(1_500), "1.5µs");
+        assert_eq!(dur(12_300_000), "12.3ms");
+        assert_eq!(dur(1_000_000_000), "1s");
+        assert_eq!(dur(61_500_000_000), "1m1.5s");
+        assert_eq!(dur(1_295_910_242_761_006), "359h58m30.242761006s");
+        assert_eq!(dur(3_600_000_000_000), "1h0m0s");
+    }
+
+    #[test]
+    fn json_strings_are_escaped() {
+        let mut s = String::new();
+        write_json_str(&mut s, "a\"b\\c\n\u{1}");
+        assert_eq!(s, r#""a\"b\\c\n\u0001""#);
+    }
+
+    #[test]
+    fn sign_extension() {
+        assert_eq!(sint(&[0xff]), -1);
+        assert_eq!(sint(&[0xfe, 0xff]), -2);
+        assert_eq!(sint(&[0, 0, 0, 0x80]), i32::MIN as i64);
+        assert_eq!(sint(&0x8000_0000_0000_0000u64.to_le_bytes()), i64::MIN);
+    }
+}

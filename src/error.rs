@@ -1,0 +1,56 @@
+//! Errors of the library modules. Every variant says what was wrong and where.
+
+use std::path::PathBuf;
+
+/// Result alias for the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything a user's config, object file or kernel can make beed fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The object is not an ELF file beed can read.
+    #[error("{what}: not a valid BPF ELF object: {reason}")]
+    Elf { what: String, reason: String },
+
+    /// The BTF of an object is malformed or uses something beed cannot decode.
+    #[error("{what}: invalid BTF: {reason}")]
+    Btf { what: String, reason: String },
+
+    /// A watched map's key or value type cannot be decoded.
+    #[error("map {map}: field `{field}`: {reason}")]
+    Schema { map: String, field: String, reason: String },
+
+    /// A watched map is unusable as declared (no BTF type, wrong map type, ...).
+    #[error("map {map}: {reason}")]
+    Map { map: String, reason: String },
+
+    /// The configuration is invalid.
+    #[error("{path}:{line}:{column}: {reason}")]
+    Config { path: PathBuf, line: usize, column: usize, reason: String },
+
+    /// Reading a file failed.
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+
+    /// libbpf refused to open, load or attach something.
+    #[error("{what}: {source}")]
+    Libbpf { what: String, source: libbpf_rs::Error },
+
+    /// A metric could not be registered (name clash, invalid label name).
+    #[error("metric {name}: {reason}")]
+    Metric { name: String, reason: String },
+}
+
+impl Error {
+    pub(crate) fn btf(what: &str, reason: impl Into<String>) -> Self {
+        Error::Btf { what: what.to_string(), reason: reason.into() }
+    }
+
+    pub(crate) fn elf(what: &str, reason: impl Into<String>) -> Self {
+        Error::Elf { what: what.to_string(), reason: reason.into() }
+    }
+
+    pub(crate) fn libbpf(what: impl Into<String>, source: libbpf_rs::Error) -> Self {
+        Error::Libbpf { what: what.into(), source }
+    }
+}

@@ -1,0 +1,359 @@
+//! From a probe's BTF to decode plans: which maps exist, what their keys and
+//! values look like, and where every field sits. Computed once per map at load.
+
+use crate::btf::{Btf, Kind, TypeId};
+use crate::error::{Error, Result};
+
+/// A map declared in one of the object's `.maps*` sections, as BTF describes it.
+#[derive(Debug, Clone)]
+pub struct MapDef {
+    pub name: String,
+    /// The ELF section the map was declared in (`.maps`, `.maps.print`, ...).
+    pub section: String,
+    pub map_type: Option<u32>,
+    pub key: Option<TypeId>,
+    pub value: Option<TypeId>,
+}
+
+/// How the bytes of one field are turned into a value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldKind {
+    Unsigned(u8),
+    Signed(u8),
+    Bool(u8),
+    /// `char[N]`: a string up to the first NUL, or all N bytes.
+    Str(usize),
+    Enum { size: u8, signed: bool, values: Vec<(i64, String)> },
+    /// `ipv4_addr`: 4 bytes in network order.
+    Ipv4,
+    /// `ipv6_addr` (16 bytes) or `struct in6_addr`.
+    Ipv6,
+    /// `duration`: u64 nanoseconds.
+    Duration,
+    F32,
+    F64,
+    Pointer,
+    /// An array of integers (logged as a JSON array, never a label).
+    IntArray { elem: u8, signed: bool, len: usize },
+    /// A bitfield: `bits` bits starting `shift` bits into the field's first byte.
+    Bits { shift: u8, bits: u8, signed: bool },
+}
+
+impl FieldKind {
+    /// Bytes this field reads starting at its offset.
+    pub fn width(&self) -> usize {
+        match self {
+            FieldKind::Unsigned(n) | FieldKind::Signed(n) | FieldKind::Bool(n) => *n as usize,
+            FieldKind::Enum { size, .. } => *size as usize,
+            FieldKind::Str(n) => *n,
+            FieldKind::Ipv4 | FieldKind::F32 => 4,
+            FieldKind::Ipv6 => 16,
+            FieldKind::Duration | FieldKind::F64 | FieldKind::Pointer => 8,
+            FieldKind::IntArray { elem, len, .. } => *elem as usize * *len,
+            FieldKind::Bits { shift, bits, .. } => (*shift as usize + *bits as usize).div_ceil(8),
+        }
+    }
+
+    /// Whether the field can be a Prometheus label.
+    pub fn is_labelable(&self) -> bool {
+        !matches!(self, FieldKind::IntArray { .. })
+    }
+
+    /// Whether the field can be a metric value.
+    pub fn is_numeric(&self) -> bool {
+        matches!(
+            self,
+            FieldKind::Unsigned(_) | FieldKind::Signed(_) | FieldKind::Bool(_) | FieldKind::Duration
+                | FieldKind::F32 | FieldKind::F64 | FieldKind::Bits { .. }
+        )
+    }
+}
+
+/// One decoded field: its flattened name, byte offset and kind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    pub name: String,
+    pub offset: usize,
+    pub kind: FieldKind,
+}
+
+/// The decode plan of one key or value type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// C name of the type (for messages).
+    pub type_name: String,
+    /// Size of the type in bytes as BTF declares it.
+    pub size: usize,
+    pub fields: Vec<Field>,
+}
+
+impl Plan {
+    /// The field called `name`.
+    pub fn field(&self, name: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+}
+
+/// Every map of the object's `.maps*` sections.
+pub fn map_defs(btf: &Btf) -> Result<Vec<MapDef>> {
+    let mut out = Vec::new();
+    for (section, vars) in btf.map_sections() {
+        for v in vars {
+            let var = btf
+                .get(v.type_id)
+                .ok_or_else(|| Error::btf(section, format!("dangling type id {}", v.type_id)))?;
+            let Kind::Var { type_id, .. } = var.kind else { continue };
+            let name = var.name.clone();
+            let def_id = btf
+                .resolve(type_id)
+                .ok_or_else(|| Error::Map { map: name.clone(), reason: "unresolvable definition type".into() })?;
+            let mut def = MapDef { name, section: section.to_string(), map_type: None, key: None, value: None };
+            if let Some(Kind::Struct { members, .. }) = btf.get(def_id).map(|t| &t.kind) {
+                for m in members {
+                    let pointee = match btf.resolve(m.type_id).and_then(|t| btf.get(t)).map(|t| &t.kind) {
+                        Some(Kind::Ptr(t)) => *t,
+                        _ => continue,
+                    };
+                    match m.name.as_str() {
+                        "key" => def.key = Some(pointee),
+                        "value" => def.value = Some(pointee),
+                        "type" => {
+                            if let Some(Kind::Array { len, .. }) = btf.get(pointee).map(|t| &t.kind) {
+                                def.map_type = Some(*len);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            out.push(def);
+        }
+    }
+    Ok(out)
+}
+
+/// Builds the decode plan of type `id` for map `map` (`role` is "key" or
+/// "value", used as the field name when the type is a scalar).
+pub fn plan(btf: &Btf, id: TypeId, map: &str, role: &str) -> Result<Plan> {
+    let size = btf.size_of(id).ok_or_else(|| Error::Schema {
+        map: map.to_string(),
+        field: role.to_string(),
+        reason: "type has no size (void, function or incomplete struct)".into(),
+    })? as usize;
+    let type_name = type_name(btf, id);
+    let mut b = Builder { btf, map, fields: Vec::new() };
+    let rid = btf.resolve(id).unwrap_or(id);
+    let is_struct = matches!(btf.get(rid).map(|t| &t.kind), Some(Kind::Struct { .. }))
+        && !is_special(btf, id);
+    if is_struct {
+        b.structure(rid, "", 0, 0)?;
+    } else {
+        b.field(id, role, 0, 0, 0)?;
+    }
+    let mut names: Vec<&str> = b.fields.iter().map(|f| f.name.as_str()).collect();
+    names.sort_unstable();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        return Err(Error::Schema {
+            map: map.to_string(),
+            field: w[0].to_string(),
+            reason: "two members flatten to the same name".into(),
+        });
+    }
+    for f in &b.fields {
+        if f.offset + f.kind.width() > size {
+            return Err(Error::Schema {
+                map: map.to_string(),
+                field: f.name.clone(),
+                reason: format!("ends at byte {} beyond the type's size {size}", f.offset + f.kind.width()),
+            });
+        }
+    }
+    Ok(Plan { type_name, size, fields: b.fields })
+}
+
+fn type_name(btf: &Btf, id: TypeId) -> String {
+    let Some(id) = btf.skip_qualifiers(id) else { return "?".into() };
+    match btf.get(id) {
+        Some(t) if !t.name.is_empty() => match t.kind {
+            Kind::Struct { .. } => format!("struct {}", t.name),
+            Kind::Union { .. } => format!("union {}", t.name),
+            Kind::Enum { .. } => format!("enum {}", t.name),
+            _ => t.name.clone(),
+        },
+        Some(_) => "<anonymous>".into(),
+        None => "?".into(),
+    }
+}
+
+/// Typedef names and structs with a meaning of their own.
+fn special_name(btf: &Btf, id: TypeId) -> Option<&str> {
+    let mut id = btf.skip_qualifiers(id)?;
+    for _ in 0..8 {
+        let t = btf.get(id)?;
+        match (&t.kind, t.name.as_str()) {
+            (Kind::Typedef(_), n @ ("ipv4_addr" | "ipv6_addr" | "duration")) => return Some(n),
+            (Kind::Struct { .. }, "in6_addr") => return Some("in6_addr"),
+            (Kind::Typedef(next), _) => id = btf.skip_qualifiers(*next)?,
+            _ => return None,
+        }
+    }
+    None
+}
+
+fn is_special(btf: &Btf, id: TypeId) -> bool {
+    special_name(btf, id).is_some()
+}
+
+struct Builder<'a> {
+    btf: &'a Btf,
+    map: &'a str,
+    fields: Vec<Field>,
+}
+
+const MAX_NESTING: usize = 8;
+
+impl Builder<'_> {
+    fn err(&self, field: &str, reason: impl Into<String>) -> Error {
+        Error::Schema { map: self.map.to_string(), field: field.to_string(), reason: reason.into() }
+    }
+
+    fn structure(&mut self, id: TypeId, prefix: &str, base: usize, depth: usize) -> Result<()> {
+        if depth > MAX_NESTING {
+            return Err(self.err(prefix, "structs nested too deeply"));
+        }
+        let members = match self.btf.get(id).map(|t| &t.kind) {
+            Some(Kind::Struct { members, .. }) => members.clone(),
+            _ => return Err(self.err(prefix, "not a struct")),
+        };
+        for m in &members {
+            let name = match (prefix.is_empty(), m.name.is_empty()) {
+                (_, true) => prefix.to_string(),
+                (true, false) => m.name.clone(),
+                (false, false) => format!("{prefix}_{}", m.name),
+            };
+            if m.bitfield_size > 0 {
+                self.bitfield(m.type_id, &name, base, m.bit_offset, m.bitfield_size)?;
+                continue;
+            }
+            if m.bit_offset % 8 != 0 {
+                return Err(self.err(&name, "member is not byte-aligned"));
+            }
+            self.field(m.type_id, &name, base + (m.bit_offset / 8) as usize, depth + 1, m.bit_offset)?;
+        }
+        Ok(())
+    }
+
+    fn bitfield(&mut self, id: TypeId, name: &str, base: usize, bit_off: u32, bits: u32) -> Result<()> {
+        let rid = self.btf.resolve(id).unwrap_or(id);
+        let signed = match self.btf.get(rid).map(|t| &t.kind) {
+            Some(Kind::Int { signed, .. }) => *signed,
+            Some(Kind::Enum { signed, .. }) => *signed,
+            _ => return Err(self.err(name, "bitfield of a non-integer type")),
+        };
+        if bits > 64 {
+            return Err(self.err(name, "bitfield wider than 64 bits"));
+        }
+        let shift = (bit_off % 8) as u8;
+        if shift as u32 + bits > 64 {
+            return Err(self.err(name, "bitfield spans more than 8 bytes"));
+        }
+        self.fields.push(Field {
+            name: name.to_string(),
+            offset: base + (bit_off / 8) as usize,
+            kind: FieldKind::Bits { shift, bits: bits as u8, signed },
+        });
+        Ok(())
+    }
+
+    fn push(&mut self, name: &str, offset: usize, kind: FieldKind) -> Result<()> {
+        self.fields.push(Field { name: name.to_string(), offset, kind });
+        Ok(())
+    }
+
+    fn field(&mut self, id: TypeId, name: &str, offset: usize, depth: usize, _bits: u32) -> Result<()> {
+        let btf = self.btf;
+        if let Some(special) = special_name(btf, id) {
+            let size = btf.size_of(id).unwrap_or(0);
+            return match (special, size) {
+                ("ipv4_addr", 4) => self.push(name, offset, FieldKind::Ipv4),
+                // upstream solo_types.h declares `typedef u32 ipv6_addr`, which holds only
+                // 4 bytes; render what it holds the way upstream does (as an IPv4 address)
+                ("ipv6_addr", 4) => self.push(name, offset, FieldKind::Ipv4),
+                ("ipv6_addr" | "in6_addr", 16) => self.push(name, offset, FieldKind::Ipv6),
+                ("duration", 8) => self.push(name, offset, FieldKind::Duration),
+                (s, n) => Err(self.err(name, format!("{s} must not be {n} bytes"))),
+            };
+        }
+        let rid = btf.resolve(id).ok_or_else(|| self.err(name, "unresolvable type (typedef loop?)"))?;
+        let t = btf.get(rid).ok_or_else(|| self.err(name, format!("dangling type id {rid}")))?;
+        match &t.kind {
+            Kind::Int { size, signed, is_bool, bits, bit_offset, .. } => {
+                if *bit_offset != 0 || (*bits != 0 && *bits != size * 8) {
+                    return Err(self.err(name, "integers with an odd bit layout are not supported"));
+                }
+                let n = int_size(*size).ok_or_else(|| {
+                    self.err(name, format!("{}-byte integers are not supported (8 to 64 bits are)", size))
+                })?;
+                let kind = if *is_bool {
+                    FieldKind::Bool(n)
+                } else if *signed {
+                    FieldKind::Signed(n)
+                } else {
+                    FieldKind::Unsigned(n)
+                };
+                self.push(name, offset, kind)
+            }
+            Kind::Enum { size, signed, values } => {
+                let n = int_size(*size).ok_or_else(|| self.err(name, "enum of unsupported size"))?;
+                let values = values.iter().map(|e| (e.value, e.name.clone())).collect();
+                self.push(name, offset, FieldKind::Enum { size: n, signed: *signed, values })
+            }
+            Kind::Float { size: 4 } => self.push(name, offset, FieldKind::F32),
+            Kind::Float { size: 8 } => self.push(name, offset, FieldKind::F64),
+            Kind::Float { size } => Err(self.err(name, format!("{size}-byte floats are not supported"))),
+            Kind::Ptr(_) => self.push(name, offset, FieldKind::Pointer),
+            Kind::Struct { .. } => self.structure(rid, name, offset, depth),
+            Kind::Array { elem, len } => self.array(*elem, *len, name, offset),
+            Kind::Union { .. } => Err(self.err(name, "unions are not supported: use a struct or a plain integer")),
+            Kind::Fwd => Err(self.err(name, "incomplete (forward-declared) type")),
+            other => Err(self.err(name, format!("cannot decode a field of BTF kind {}", kind_name(other)))),
+        }
+    }
+
+    fn array(&mut self, elem: TypeId, len: u32, name: &str, offset: usize) -> Result<()> {
+        let btf = self.btf;
+        let len = len as usize;
+        // `char x[N]` is a string; `u8 x[N]`/`__u8 x[N]` (typedefs) are byte arrays.
+        let direct = btf.skip_qualifiers(elem).and_then(|e| btf.get(e));
+        if let Some(t) = direct {
+            if let Kind::Int { size: 1, .. } = t.kind {
+                if t.name.contains("char") {
+                    return self.push(name, offset, FieldKind::Str(len));
+                }
+            }
+        }
+        let rid = btf.resolve(elem).ok_or_else(|| self.err(name, "unresolvable array element"))?;
+        match btf.get(rid).map(|t| &t.kind) {
+            Some(Kind::Int { size, signed, is_bool: false, .. }) => {
+                let n = int_size(*size).ok_or_else(|| self.err(name, "array of unsupported integers"))?;
+                self.push(name, offset, FieldKind::IntArray { elem: n, signed: *signed, len })
+            }
+            _ => Err(self.err(name, "arrays of anything but integers or chars are not supported")),
+        }
+    }
+}
+
+fn int_size(size: u32) -> Option<u8> {
+    matches!(size, 1 | 2 | 4 | 8).then_some(size as u8)
+}
+
+fn kind_name(k: &Kind) -> &'static str {
+    match k {
+        Kind::Void => "void",
+        Kind::Func | Kind::FuncProto => "function",
+        Kind::Var { .. } => "var",
+        Kind::Datasec { .. } => "datasec",
+        Kind::DeclTag => "decl_tag",
+        _ => "other",
+    }
+}
