@@ -1,13 +1,28 @@
 //! beed: runs BumbleBee-convention eBPF probes and reports what they collect
 //! through journald and Prometheus.
+//!
+//! Data flow: config → probe (normalize, open, load, attach) → schema (BTF
+//! decode plans) → ringbuf poller / map walker (engine thread) → decode →
+//! sinks (events, metrics) → http.
 
 pub mod btf;
 pub mod config;
 pub mod convention;
+pub mod daemon;
 pub mod decode;
 pub mod elf;
+pub mod engine;
 pub mod error;
+pub mod http;
+pub mod logging;
+pub mod mapwatch;
+pub mod probe;
+pub mod ringbuf;
 pub mod schema;
+pub mod selfmetrics;
+pub mod sinks;
+pub mod tracefs;
+pub mod walk;
 
 /// The built-in probes compiled by build.rs from `src/bpf/*.bpf.c`.
 pub mod builtins {

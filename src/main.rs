@@ -1,1 +1,44 @@
-fn main(){}
+//! `beed`: the bee daemon.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// beed loads BumbleBee-convention eBPF probes (maps named print_, counter_,
+/// gauge_, or in sections .maps.print, ...), decodes every record from the
+/// probe's BTF, and reports events to journald (or stdout as JSON lines) and
+/// metrics on a Prometheus endpoint.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about = None, after_help = "Configuration: /etc/bee/beed.toml (see packaging/beed.toml). Logs: BEED_LOG=debug for more detail.")]
+struct Args {
+    /// Configuration file.
+    #[arg(short, long, value_name = "PATH", default_value = beed::config::DEFAULT_PATH)]
+    config: PathBuf,
+
+    /// Validate the configuration and every probe object it names, then exit
+    /// (loads nothing into the kernel).
+    #[arg(long)]
+    check_config: bool,
+
+    /// Debug logging (same as BEED_LOG=debug).
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    beed::logging::init(args.verbose);
+    let res = if args.check_config {
+        beed::daemon::check_config(&args.config)
+    } else {
+        beed::daemon::run(&args.config)
+    };
+    match res {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("beed: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

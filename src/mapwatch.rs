@@ -1,0 +1,185 @@
+//! Timer-driven consumers of hash and array maps: print the entries that
+//! changed since the last walk, or mirror the entries as counters/gauges.
+
+use std::collections::HashMap;
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use libbpf_rs::{MapHandle, MapType};
+use prometheus::{Gauge, IntCounter, IntGauge};
+
+use crate::convention::{metric_name, Output};
+use crate::decode;
+use crate::error::{Error, Result};
+use crate::probe::{Probe, WatchedMap};
+use crate::schema::{Field, Plan};
+use crate::sinks::events::PrintMap;
+use crate::sinks::map_series::MapSeries;
+use crate::sinks::Context;
+use crate::walk::Walker;
+
+enum Kind {
+    Print { pm: PrintMap, prev: HashMap<Vec<u8>, Vec<u8>>, seen: Vec<(Vec<u8>, Vec<u8>)> },
+    Metric { series: MapSeries, field: Field },
+}
+
+/// One watched hash/array map and its schedule.
+pub struct MapWatch {
+    pub name: String,
+    handle: MapHandle,
+    walker: Walker,
+    key: Plan,
+    value: Plan,
+    /// Per-CPU maps: bytes per CPU slot in a walked value.
+    percpu_slot: Option<usize>,
+    kind: Kind,
+    interval: Duration,
+    pub next_due: Instant,
+    walk_seconds: Gauge,
+    walk_errors: IntCounter,
+    entries: IntGauge,
+    decode_errors: IntCounter,
+}
+
+impl Drop for MapWatch {
+    fn drop(&mut self) {
+        if let Kind::Metric { series, .. } = &self.kind {
+            series.unregister();
+        }
+    }
+}
+
+/// Builds the walkers of every non-ringbuf watched map of `probe`.
+pub fn build(probe: &Probe, ctx: &Context) -> Result<Vec<MapWatch>> {
+    probe
+        .maps
+        .iter()
+        .filter(|m| m.map_type != MapType::RingBuf)
+        .map(|m| watch(probe, m, ctx))
+        .collect()
+}
+
+fn watch(probe: &Probe, m: &WatchedMap, ctx: &Context) -> Result<MapWatch> {
+    let labels = [probe.name.as_str(), m.name.as_str()];
+    let err = |reason: String| Error::Map { map: m.name.clone(), reason };
+    let key = m.key.clone().ok_or_else(|| err("has no key type".into()))?;
+    let percpu = m.map_type.is_percpu();
+    if (m.value.size as u32) > m.value_size || (key.size as u32) > m.key_size {
+        return Err(err(format!(
+            "BTF types ({} key bytes, {} value bytes) are larger than the map's ({} / {})",
+            key.size, m.value.size, m.key_size, m.value_size
+        )));
+    }
+    let walker = Walker::new(m.key_size, m.value_size, percpu).map_err(|e| err(format!("walker: {e}")))?;
+    let decode_errors = ctx.selfm.decode_errors.with_label_values(&labels);
+    let kind = match m.output {
+        Output::Print => {
+            if percpu {
+                return Err(err("print output of per-CPU maps is not supported yet; use counter or gauge".into()));
+            }
+            Kind::Print { pm: PrintMap::new(&probe.name, &m.name, &m.value), prev: HashMap::new(), seen: Vec::new() }
+        }
+        Output::Counter | Output::Gauge => {
+            let field = m.value.fields.first().cloned().ok_or_else(|| err("value has no fields".into()))?;
+            let series = MapSeries::new(
+                &ctx.registry,
+                &metric_name(&m.name),
+                &format!("Entries of map {} in probe {} (bee {})", m.name, probe.name, m.output),
+                m.output == Output::Counter,
+                &key,
+                ctx.max_series,
+                ctx.selfm.series_dropped.with_label_values(&labels),
+                decode_errors.clone(),
+            )?;
+            Kind::Metric { series, field }
+        }
+        Output::Hist => return Err(err("hist output is not supported yet".into())),
+    };
+    ctx.selfm.map_max_entries.with_label_values(&labels).set(m.max_entries as i64);
+    let handle = libbpf_rs::MapHandle::try_from(&m.handle)
+        .map_err(|e| Error::libbpf(format!("map {}: duplicating its fd", m.name), e))?;
+    Ok(MapWatch {
+        name: m.name.clone(),
+        handle,
+        walker,
+        key,
+        value: m.value.clone(),
+        percpu_slot: percpu.then(|| (m.value_size as usize).div_ceil(8) * 8),
+        kind,
+        interval: probe.interval,
+        next_due: Instant::now(),
+        walk_seconds: ctx.selfm.walk_seconds.with_label_values(&labels),
+        walk_errors: ctx.selfm.walk_errors.with_label_values(&labels),
+        entries: ctx.selfm.map_entries.with_label_values(&labels),
+        decode_errors,
+    })
+}
+
+/// Sum of a numeric field over every CPU slot (or the single value).
+fn numeric(field: &Field, value: &[u8], slot: Option<usize>) -> Option<f64> {
+    match slot {
+        None => decode::read(field, value)?.as_f64(),
+        Some(n) if n > 0 => value.chunks_exact(n).map(|c| decode::read(field, c).and_then(|v| v.as_f64())).sum(),
+        Some(_) => None,
+    }
+}
+
+impl MapWatch {
+    /// Walks the map now and publishes what it holds.
+    pub fn walk(&mut self, ctx: &Context) {
+        let start = Instant::now();
+        self.next_due = start + self.interval;
+        let fd = self.handle.as_fd();
+        let res = match &mut self.kind {
+            Kind::Metric { series, field } => {
+                let mut st = series.lock();
+                st.begin();
+                let slot = self.percpu_slot;
+                let mut bad = 0u64;
+                let r = self.walker.walk(fd, |k, v| match numeric(field, v, slot) {
+                    Some(x) => st.set(k, x),
+                    None => bad += 1,
+                });
+                if r.is_ok() {
+                    st.finish();
+                }
+                self.decode_errors.inc_by(bad);
+                r
+            }
+            Kind::Print { pm, prev, seen } => {
+                seen.clear();
+                let r = self.walker.walk(fd, |k, v| {
+                    if prev.get(k).is_none_or(|old| old.as_slice() != v) {
+                        seen.push((k.to_vec(), v.to_vec()));
+                    }
+                });
+                if let Ok(total) = r {
+                    if !seen.is_empty() {
+                        let changed = seen.iter().map(|(k, v)| (k.as_slice(), v.as_slice()));
+                        ctx.events.borrow_mut().entries(pm, &self.key, &self.value, changed);
+                    }
+                    for (k, v) in seen.drain(..) {
+                        prev.insert(k, v);
+                    }
+                    if prev.len() > total {
+                        // entries were deleted: forget them so a re-created key prints again
+                        let mut live = std::collections::HashSet::new();
+                        let _ = self.walker.walk(fd, |k, _| {
+                            live.insert(k.to_vec());
+                        });
+                        prev.retain(|k, _| live.contains(k));
+                    }
+                }
+                r
+            }
+        };
+        match res {
+            Ok(n) => self.entries.set(n as i64),
+            Err(e) => {
+                self.walk_errors.inc();
+                tracing::warn!(map = %self.name, "walking map failed: {e}");
+            }
+        }
+        self.walk_seconds.set(start.elapsed().as_secs_f64());
+    }
+}

@@ -1,0 +1,228 @@
+//! Probe lifecycle: read the object, find its watched maps and their decode
+//! plans in BTF, open it with libbpf (CO-RE), load, attach every program.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use libbpf_rs::{Link, MapCore, MapHandle, MapType, Object, ObjectBuilder};
+
+use crate::btf::Btf;
+use crate::config::{ProbeConfig, ProbeSource};
+use crate::convention::Output;
+use crate::elf::Elf;
+use crate::error::{Error, Result};
+use crate::logging::capture_libbpf;
+use crate::schema::{self, Plan};
+
+/// A watched map of a loaded probe.
+#[derive(Debug)]
+pub struct WatchedMap {
+    pub name: String,
+    pub output: Output,
+    pub map_type: MapType,
+    /// Decode plan of the key (maps with keys only).
+    pub key: Option<Plan>,
+    /// Decode plan of the value (the event type for ringbufs).
+    pub value: Plan,
+    pub handle: MapHandle,
+    pub key_size: u32,
+    pub value_size: u32,
+    pub max_entries: u32,
+}
+
+/// A loaded and attached probe. Dropping it detaches and unloads it.
+pub struct Probe {
+    pub name: String,
+    pub interval: Duration,
+    pub maps: Vec<WatchedMap>,
+    pub programs: Vec<String>,
+    _links: Vec<Link>,
+    _object: Object,
+}
+
+/// What a watched map looks like before libbpf loads anything.
+#[derive(Debug, Clone)]
+pub struct MapSpec {
+    pub name: String,
+    pub output: Output,
+    pub key: Option<Plan>,
+    pub value: Option<Plan>,
+}
+
+/// Reads the watched maps and their plans from an object's BTF, without
+/// touching the kernel (used at load and by tests/tools).
+pub fn inspect(bytes: &[u8], what: &str) -> Result<Vec<MapSpec>> {
+    let elf = Elf::parse(bytes, what)?;
+    let Some(btf_data) = elf.section_data(".BTF") else {
+        return Err(Error::btf(what, "the object has no .BTF section: compile with clang -g"));
+    };
+    let btf = Btf::parse(btf_data, what)?;
+    let mut specs = Vec::new();
+    for def in schema::map_defs(&btf)? {
+        let Some(output) = Output::of_map(&def.name, &def.section) else { continue };
+        let value = match def.value {
+            Some(v) => Some(schema::plan(&btf, v, &def.name, "value")?),
+            None => None,
+        };
+        let key = match def.key {
+            Some(k) => Some(schema::plan(&btf, k, &def.name, "key")?),
+            None => None,
+        };
+        specs.push(MapSpec { name: def.name, output, key, value });
+    }
+    Ok(specs)
+}
+
+fn object_bytes(cfg: &ProbeConfig) -> Result<(std::borrow::Cow<'static, [u8]>, String)> {
+    match &cfg.source {
+        ProbeSource::Builtin(b) => Ok(((*b).into(), format!("built-in probe {}", cfg.name))),
+        ProbeSource::File(p) => {
+            let bytes = std::fs::read(p).map_err(|source| Error::Io { path: p.clone(), source })?;
+            Ok((bytes.into(), p.display().to_string()))
+        }
+    }
+}
+
+/// Why a program may have failed to load or attach, from its section name.
+fn hint(section: &str, err: &libbpf_rs::Error) -> &'static str {
+    let kind = section.split('/').next().unwrap_or("");
+    let eperm = err.kind() == libbpf_rs::ErrorKind::PermissionDenied;
+    match kind {
+        "kprobe" | "kretprobe" | "ksyscall" | "kretsyscall" => {
+            " (kprobes may not be enabled in this kernel (CONFIG_KPROBES), or the function does not exist in /proc/kallsyms; prefer a tracepoint)"
+        }
+        "fentry" | "fexit" | "fmod_ret" | "lsm" | "lsm.s" if eperm => {
+            " (this kernel refuses BPF trampoline programs (fentry/fexit/LSM); LSM also needs `bpf` in the lsm= boot parameter)"
+        }
+        "tracepoint" | "tp" if err.kind() == libbpf_rs::ErrorKind::NotFound => {
+            " (no such tracepoint in this kernel, or tracefs is not mounted)"
+        }
+        _ if eperm => " (beed needs root or CAP_BPF+CAP_PERFMON)",
+        _ => "",
+    }
+}
+
+/// Loads and attaches one probe.
+pub fn load(cfg: &ProbeConfig) -> Result<Probe> {
+    let (bytes, what) = object_bytes(cfg)?;
+    let specs = inspect(&bytes, &what)?;
+
+    let mut builder = ObjectBuilder::default();
+    let mut open = builder
+        .open_memory(&bytes)
+        .map_err(|e| Error::libbpf(format!("{what}: opening object"), e))?;
+
+    // A bee ringbuf carries its event type as value, which the kernel refuses
+    // for RINGBUF maps: keep the type (read from BTF above) and zero the size.
+    for mut m in open.maps_mut() {
+        if m.map_type() == MapType::RingBuf && m.value_size() != 0 {
+            let name = m.name().to_string_lossy().into_owned();
+            m.set_value_size(0).map_err(|e| Error::libbpf(format!("map {name}: clearing ringbuf value size"), e))?;
+        }
+    }
+
+    let (loaded, log) = capture_libbpf(|| open.load());
+    let object = loaded.map_err(|e| {
+        let tail: Vec<&str> = log.lines().rev().take(12).collect::<Vec<_>>().into_iter().rev().collect();
+        let section = log
+            .lines()
+            .find_map(|l| l.split("prog '").nth(1).and_then(|s| s.split('\'').next()))
+            .unwrap_or("");
+        let section_hint = object_prog_section(&bytes, section).map_or("", |s| hint(&s, &e));
+        Error::Libbpf {
+            what: format!(
+                "{what}: loading into the kernel failed{section_hint}{}{}",
+                if tail.is_empty() { "" } else { "; libbpf/verifier log:\n  " },
+                tail.join("\n  ")
+            ),
+            source: e,
+        }
+    })?;
+
+    let mut links = Vec::new();
+    let mut programs = Vec::new();
+    for prog in object.progs_mut() {
+        let name = prog.name().to_string_lossy().into_owned();
+        let section = prog.section().to_string_lossy().into_owned();
+        let link = prog.attach().map_err(|e| {
+            let h = hint(&section, &e);
+            Error::libbpf(format!("program {name} (SEC(\"{section}\")): attach failed{h}"), e)
+        })?;
+        links.push(link);
+        programs.push(name);
+    }
+
+    let mut maps = Vec::new();
+    for spec in specs {
+        let Some(map) = object.maps().find(|m| m.name().to_string_lossy() == spec.name) else {
+            continue;
+        };
+        let map_type = map.map_type();
+        let err = |reason: String| Error::Map { map: spec.name.clone(), reason };
+        let value = spec.value.ok_or_else(|| {
+            err("has no BTF value type: declare it with __type(value, struct your_event)".into())
+        })?;
+        let key = match map_type {
+            MapType::RingBuf => None,
+            MapType::Hash | MapType::LruHash | MapType::Array | MapType::PercpuHash
+            | MapType::LruPercpuHash | MapType::PercpuArray => Some(spec.key.ok_or_else(|| {
+                err("has no BTF key type: declare it with __type(key, ...)".into())
+            })?),
+            other => {
+                return Err(err(format!(
+                    "map type {other:?} cannot be watched (use RINGBUF, HASH, LRU_HASH, ARRAY or their per-CPU variants)"
+                )))
+            }
+        };
+        if spec.output == Output::Hist {
+            tracing::warn!(probe = %cfg.name, map = %spec.name, "hist_ maps are not supported yet; the map is ignored");
+            continue;
+        }
+        if map_type != MapType::RingBuf && matches!(spec.output, Output::Counter | Output::Gauge) {
+            let numeric = value.fields.len() == 1 && value.fields[0].kind.is_numeric();
+            if !numeric {
+                return Err(err(format!(
+                    "a {} map's value must be one number (u64, s64, duration, ...), not {}",
+                    spec.output, value.type_name
+                )));
+            }
+        }
+        let handle = MapHandle::try_from(&map)
+            .map_err(|e| Error::libbpf(format!("map {}: duplicating its fd", spec.name), e))?;
+        maps.push(WatchedMap {
+            name: spec.name,
+            output: spec.output,
+            map_type,
+            key,
+            value,
+            key_size: map.key_size(),
+            value_size: map.value_size(),
+            max_entries: map.max_entries(),
+            handle,
+        });
+    }
+
+    Ok(Probe { name: cfg.name.clone(), interval: cfg.interval, maps, programs, _links: links, _object: object })
+}
+
+/// The section of program `prog` in the object, for error hints.
+fn object_prog_section(bytes: &[u8], prog: &str) -> Option<String> {
+    if prog.is_empty() {
+        return None;
+    }
+    let mut b = ObjectBuilder::default();
+    let open = b.open_memory(bytes).ok()?;
+    let s = open
+        .progs()
+        .find(|p| p.name().to_string_lossy() == prog)
+        .map(|p| p.section().to_string_lossy().into_owned());
+    s
+}
+
+/// Where a probe comes from, for status lines.
+pub fn describe_source(cfg: &ProbeConfig) -> String {
+    match &cfg.source {
+        ProbeSource::Builtin(_) => "built-in".into(),
+        ProbeSource::File(p) => PathBuf::from(p).display().to_string(),
+    }
+}

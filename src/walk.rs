@@ -1,0 +1,161 @@
+//! Reading a whole hash/array map: `BPF_MAP_LOOKUP_BATCH` into reusable
+//! buffers, falling back to key iteration where the kernel lacks batch ops.
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+/// Walks one map; buffers are reused from walk to walk.
+#[derive(Debug)]
+pub struct Walker {
+    key_size: usize,
+    /// Bytes per entry in value buffers (per-CPU maps: one slot per CPU,
+    /// each rounded up to 8 bytes).
+    value_stride: usize,
+    batch: usize,
+    keys: Vec<u8>,
+    values: Vec<u8>,
+    token_in: Vec<u8>,
+    token_out: Vec<u8>,
+    use_batch: bool,
+}
+
+/// Entries fetched per batch syscall.
+const BATCH: usize = 4096;
+
+impl Walker {
+    /// A walker for a map with these sizes; `percpu` maps get one value
+    /// slot per possible CPU.
+    pub fn new(key_size: u32, value_size: u32, percpu: bool) -> io::Result<Self> {
+        let value_stride = if percpu {
+            let ncpu = libbpf_rs::num_possible_cpus().map_err(|e| io::Error::other(e.to_string()))?;
+            (value_size as usize).div_ceil(8) * 8 * ncpu
+        } else {
+            value_size as usize
+        };
+        let key_size = key_size as usize;
+        let token = key_size.max(8);
+        Ok(Walker {
+            key_size,
+            value_stride,
+            batch: BATCH,
+            keys: vec![0; BATCH * key_size],
+            values: vec![0; BATCH * value_stride],
+            token_in: vec![0; token],
+            token_out: vec![0; token],
+            use_batch: true,
+        })
+    }
+
+    /// Bytes of one entry's value as handed to the callback.
+    pub fn value_stride(&self) -> usize {
+        self.value_stride
+    }
+
+    /// Calls `f(key, value)` for every entry; returns how many there were.
+    pub fn walk(&mut self, fd: BorrowedFd<'_>, mut f: impl FnMut(&[u8], &[u8])) -> io::Result<usize> {
+        if self.use_batch {
+            match self.walk_batch(fd, &mut f) {
+                Ok(n) => return Ok(n),
+                Err(e) if matches!(e.raw_os_error(), Some(EINVAL | ENOTSUPP | EOPNOTSUPP)) => {
+                    // no batch ops for this map type or kernel: iterate keys from now on
+                    self.use_batch = false;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.walk_keys(fd, &mut f)
+    }
+
+    fn walk_batch(&mut self, fd: BorrowedFd<'_>, f: &mut impl FnMut(&[u8], &[u8])) -> io::Result<usize> {
+        let opts = libbpf_sys::bpf_map_batch_opts {
+            sz: std::mem::size_of::<libbpf_sys::bpf_map_batch_opts>() as _,
+            ..Default::default()
+        };
+        let mut total = 0;
+        let mut first = true;
+        loop {
+            let mut count = self.batch as u32;
+            let in_batch = if first { std::ptr::null_mut() } else { self.token_in.as_mut_ptr().cast() };
+            // SAFETY: keys/values hold `batch` entries of key_size/value_stride
+            // bytes, the tokens are at least key_size (and 8) bytes, and count
+            // tells the kernel how many entries fit.
+            let ret = unsafe {
+                libbpf_sys::bpf_map_lookup_batch(
+                    fd.as_raw_fd(),
+                    in_batch,
+                    self.token_out.as_mut_ptr().cast(),
+                    self.keys.as_mut_ptr().cast(),
+                    self.values.as_mut_ptr().cast(),
+                    &mut count,
+                    &opts,
+                )
+            };
+            let errno = if ret < 0 { -ret } else { 0 };
+            if errno != 0 && errno != ENOENT {
+                if errno == ENOSPC && self.batch < (1 << 20) {
+                    // a hash bucket holds more entries than fit: grow and restart
+                    self.grow();
+                    return self.walk_batch(fd, f);
+                }
+                return Err(io::Error::from_raw_os_error(errno));
+            }
+            let n = (count as usize).min(self.batch);
+            for i in 0..n {
+                let k = &self.keys[i * self.key_size..(i + 1) * self.key_size];
+                let v = &self.values[i * self.value_stride..(i + 1) * self.value_stride];
+                f(k, v);
+            }
+            total += n;
+            if errno == ENOENT {
+                return Ok(total);
+            }
+            std::mem::swap(&mut self.token_in, &mut self.token_out);
+            first = false;
+        }
+    }
+
+    fn grow(&mut self) {
+        self.batch *= 2;
+        self.keys.resize(self.batch * self.key_size, 0);
+        self.values.resize(self.batch * self.value_stride, 0);
+    }
+
+    fn walk_keys(&mut self, fd: BorrowedFd<'_>, f: &mut impl FnMut(&[u8], &[u8])) -> io::Result<usize> {
+        let ks = self.key_size;
+        let (cur, rest) = self.keys.split_at_mut(ks);
+        let next = &mut rest[..ks];
+        let value = &mut self.values[..self.value_stride];
+        let mut total = 0;
+        let mut first = true;
+        loop {
+            let prev = if first { std::ptr::null() } else { cur.as_ptr().cast() };
+            // SAFETY: `prev` is null or points to key_size bytes; `next` has key_size bytes.
+            let ret = unsafe { libbpf_sys::bpf_map_get_next_key(fd.as_raw_fd(), prev, next.as_mut_ptr().cast()) };
+            if ret < 0 {
+                return if -ret == ENOENT { Ok(total) } else { Err(io::Error::from_raw_os_error(-ret)) };
+            }
+            first = false;
+            cur.copy_from_slice(next);
+            // SAFETY: `cur` holds key_size bytes, `value` value_stride bytes
+            // (room for every CPU's slot on per-CPU maps).
+            let ret = unsafe {
+                libbpf_sys::bpf_map_lookup_elem(fd.as_raw_fd(), cur.as_ptr().cast(), value.as_mut_ptr().cast())
+            };
+            if ret < 0 {
+                if -ret == ENOENT {
+                    continue; // deleted between the two calls
+                }
+                return Err(io::Error::from_raw_os_error(-ret));
+            }
+            f(cur, value);
+            total += 1;
+        }
+    }
+}
+
+const ENOENT: i32 = 2;
+const EINVAL: i32 = 22;
+const ENOSPC: i32 = 28;
+const EOPNOTSUPP: i32 = 95;
+/// Kernel-internal "operation not supported" some map types return.
+const ENOTSUPP: i32 = 524;
