@@ -31,7 +31,10 @@ pub fn init(verbose: bool) {
         None
     };
     let fmt = journald.is_none().then(|| {
-        tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false)
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_target(false)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
     });
     let _ = tracing_subscriber::registry().with(filter).with(journald).with(fmt).try_init();
     libbpf_rs::set_print(Some((PrintLevel::Debug, libbpf_print)));

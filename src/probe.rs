@@ -108,6 +108,7 @@ pub fn load(cfg: &ProbeConfig) -> Result<Probe> {
     let specs = inspect(&bytes, &what)?;
 
     let mut builder = ObjectBuilder::default();
+    builder.name(&cfg.name).map_err(|e| Error::libbpf(format!("{what}: naming object"), e))?;
     let mut open = builder
         .open_memory(&bytes)
         .map_err(|e| Error::libbpf(format!("{what}: opening object"), e))?;
@@ -123,7 +124,7 @@ pub fn load(cfg: &ProbeConfig) -> Result<Probe> {
 
     let (loaded, log) = capture_libbpf(|| open.load());
     let object = loaded.map_err(|e| {
-        let tail: Vec<&str> = log.lines().rev().take(12).collect::<Vec<_>>().into_iter().rev().collect();
+        let tail: Vec<&str> = log.lines().filter(|l| !l.contains("BPF token")).rev().take(12).collect::<Vec<_>>().into_iter().rev().collect();
         let section = log
             .lines()
             .find_map(|l| l.split("prog '").nth(1).and_then(|s| s.split('\'').next()))

@@ -1,0 +1,42 @@
+# beed — the two set-up commands are `make run` and `make test` (see README).
+SHELL := /bin/bash
+CARGO ?= cargo
+CONFIG ?= packaging/beed.toml
+
+# Debian packages the build, the tests and the benchmark need.
+DEB_DEPS := clang llvm libelf-dev zlib1g-dev pkg-config make gcc bpftool prometheus curl libbpf-dev
+DEPS_STAMP := target/.deps-installed
+
+.PHONY: run test build deps tracefs bench fuzz clean
+
+run: deps tracefs
+	$(CARGO) build --release --bin beed
+	./target/release/beed --config $(CONFIG)
+
+test: deps tracefs
+	$(CARGO) test --all-targets -- --test-threads=1
+
+build: deps
+	$(CARGO) build --release
+
+bench: deps tracefs
+	benches/run.sh
+
+deps: $(DEPS_STAMP)
+
+$(DEPS_STAMP):
+	@command -v $(CARGO) >/dev/null || { echo "error: cargo not found: install a Rust toolchain >= 1.82 (rustup)" >&2; exit 1; }
+	@missing=$$(for p in $(DEB_DEPS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@mkdir -p target && touch $@
+
+# tracepoint programs need tracefs (beed mounts it too when it runs as root)
+tracefs:
+	@[ -d /sys/kernel/tracing/events ] || [ -d /sys/kernel/debug/tracing/events ] || \
+		mount -t tracefs tracefs /sys/kernel/tracing
+
+clean:
+	$(CARGO) clean

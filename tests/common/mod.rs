@@ -1,0 +1,204 @@
+//! Helpers shared by the integration tests: compiling C fixtures with clang,
+//! running the real beed binary, scraping it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Compiles `tests/fixtures/<name>.bpf.c` (or `src`) with clang into `dir`.
+pub fn compile(src: &Path, dir: &Path) -> Result<PathBuf, String> {
+    let stem = src.file_name().and_then(|s| s.to_str()).unwrap_or("x").trim_end_matches(".c");
+    let out = dir.join(format!("{stem}.o"));
+    let r = repo();
+    let arch = if cfg!(target_arch = "aarch64") { "arm64" } else { "x86" };
+    let res = Command::new("clang")
+        .args(["-g", "-O2", "-target", "bpf", &format!("-D__TARGET_ARCH_{arch}")])
+        .arg("-I")
+        .arg(r.join("vmlinux"))
+        .arg("-I")
+        .arg(r.join("solo_types"))
+        .arg("-c")
+        .arg(src)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .map_err(|e| format!("running clang: {e}"))?;
+    if !res.status.success() {
+        return Err(format!("clang {}: {}", src.display(), String::from_utf8_lossy(&res.stderr)));
+    }
+    Ok(out)
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    repo().join("tests/fixtures").join(name)
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(19091)
+}
+
+/// A running beed; killed when dropped.
+pub struct Beed {
+    pub child: Child,
+    pub port: u16,
+    pub stderr: mpsc::Receiver<String>,
+    pub stdout: mpsc::Receiver<String>,
+    pub log: Vec<String>,
+}
+
+impl Drop for Beed {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn pump(r: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(r).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Starts beed on `config` (a TOML body; `{port}` is replaced by a free port)
+/// and waits for it to report readiness.
+pub fn start(dir: &Path, config: &str) -> Result<Beed, String> {
+    let port = free_port();
+    let path = dir.join("beed.toml");
+    std::fs::write(&path, config.replace("{port}", &port.to_string())).map_err(|e| e.to_string())?;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_beed"))
+        .arg("--config")
+        .arg(&path)
+        .env_remove("JOURNAL_STREAM")
+        .env_remove("NOTIFY_SOCKET")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("starting beed: {e}"))?;
+    let stderr = pump(child.stderr.take().ok_or("no stderr")?);
+    let stdout = pump(child.stdout.take().ok_or("no stdout")?);
+    let mut b = Beed { child, port, stderr, stdout, log: Vec::new() };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        match b.stderr.recv_timeout(Duration::from_millis(100)) {
+            Ok(line) => {
+                let ready = line.contains("ready:");
+                b.log.push(line);
+                if ready {
+                    return Ok(b);
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if let Ok(Some(st)) = b.child.try_wait() {
+                    return Err(format!("beed exited with {st} before ready:\n{}", b.log.join("\n")));
+                }
+            }
+            Err(_) => return Err(format!("beed closed stderr before ready:\n{}", b.log.join("\n"))),
+        }
+    }
+    Err(format!("beed not ready after 30s:\n{}", b.log.join("\n")))
+}
+
+impl Beed {
+    /// GET /metrics.
+    pub fn scrape(&self) -> Result<String, String> {
+        http_get(self.port, "/metrics")
+    }
+
+    /// Waits up to `timeout` for a stdout JSON line satisfying `pred`.
+    pub fn wait_event(
+        &mut self,
+        timeout: Duration,
+        mut pred: impl FnMut(&serde_json::Value) -> bool,
+    ) -> Option<serde_json::Value> {
+        let deadline = Instant::now() + timeout;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.stdout.recv_timeout(left) {
+                Ok(line) => {
+                    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                        if pred(&v) {
+                            return Some(v);
+                        }
+                    }
+                }
+                Err(_) => return None,
+            }
+        }
+        None
+    }
+
+    /// Stops beed with SIGTERM and returns its exit status and remaining stderr.
+    pub fn terminate(mut self) -> (Option<std::process::ExitStatus>, String) {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut status = None;
+        while Instant::now() < deadline {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                status = Some(s);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let mut rest = self.log.join("\n");
+        while let Ok(l) = self.stderr.recv_timeout(Duration::from_millis(200)) {
+            rest.push('\n');
+            rest.push_str(&l);
+        }
+        (status, rest)
+    }
+}
+
+pub fn http_get(port: u16, path: &str) -> Result<String, String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect: {e}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).map_err(|e| e.to_string())?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).map_err(|e| e.to_string())?;
+    let body = buf.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).ok_or("no body")?;
+    Ok(body)
+}
+
+/// Value of the sample `name{labels}` whose labels include all of `want`.
+pub fn sample(text: &str, name: &str, want: &[(&str, &str)]) -> Option<f64> {
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        let (series, value) = l.rsplit_once(' ')?;
+        let (n, labels) = match series.split_once('{') {
+            Some((n, rest)) => (n, rest.trim_end_matches('}')),
+            None => (series, ""),
+        };
+        if n != name {
+            return None;
+        }
+        let ok = want.iter().all(|(k, v)| labels.split(',').any(|p| p == format!("{k}=\"{v}\"")));
+        if ok {
+            value.parse().ok()
+        } else {
+            None
+        }
+    })
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc_geteuid() == 0 }
+}
+
+extern "C" {
+    #[link_name = "geteuid"]
+    fn libc_geteuid() -> u32;
+}
