@@ -14,7 +14,7 @@ pub fn stderr_is_journal() -> bool {
     let Ok(val) = std::env::var("JOURNAL_STREAM") else { return false };
     let Some((dev, ino)) = val.split_once(':') else { return false };
     let Ok(st) = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&std::io::stderr())) else { return false };
-    dev.parse::<u64>().ok() == Some(st.st_dev as u64) && ino.parse::<u64>().ok() == Some(st.st_ino as u64)
+    dev.parse::<u64>().ok() == Some(st.st_dev) && ino.parse::<u64>().ok() == Some(st.st_ino)
 }
 
 /// Installs the global subscriber. `RUST_LOG`/`BEED_LOG` override the level
