@@ -54,10 +54,26 @@ pub enum EventOutput {
 }
 
 /// `[events]`
-#[derive(Debug, Deserialize, Clone, Default)]
+#[derive(Debug, Deserialize, Clone)]
 #[serde(deny_unknown_fields, default)]
 pub struct EventsConfig {
     pub output: EventOutput,
+    /// Journal entries per second per probe (0: unlimited); beyond it events
+    /// are counted in `beed_events_suppressed_total`, not written.
+    pub journal_rate_limit: u32,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        EventsConfig { output: EventOutput::Auto, journal_rate_limit: 5000 }
+    }
+}
+
+/// A file of `probes.d/`: only `[probes.NAME]` tables.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawProbesFile {
+    pub probes: BTreeMap<Spanned<String>, RawProbe>,
 }
 
 /// `[poll]` as written.
@@ -95,6 +111,8 @@ pub enum ProbeSource {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeConfig {
     pub name: String,
+    /// The file that defines it (beed.toml or a probes.d file).
+    pub defined_in: PathBuf,
     pub source: ProbeSource,
     /// How often hash maps are walked.
     pub interval: Duration,
@@ -107,9 +125,94 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     pub max_series: usize,
     pub events: EventOutput,
+    pub journal_rate_limit: u32,
     /// How long the ringbuf poller waits after draining, to batch wakeups.
     pub poll_latency: Duration,
+    /// Walk interval of probes that set none.
+    pub default_interval: Duration,
+    /// Enabled probes, from beed.toml then probes.d/*.toml in name order.
     pub probes: Vec<ProbeConfig>,
+    all_probe_names: Vec<String>,
+}
+
+/// `probes.d/` next to the main config file.
+pub fn probes_dir(config: &Path) -> PathBuf {
+    config.parent().unwrap_or(Path::new(".")).join("probes.d")
+}
+
+fn toml_error(text: &str, path: &Path, e: &toml::de::Error) -> Error {
+    let (line, column) = line_col(text, e.span().map_or(0, |s| s.start));
+    Error::Config { path: path.to_path_buf(), line, column, reason: e.message().to_string() }
+}
+
+fn parse_dur(text: &str, path: &Path, v: &Option<Spanned<String>>, default: Duration, what: &str) -> Result<Duration> {
+    match v {
+        None => Ok(default),
+        Some(s) => match parse_duration(s.get_ref()) {
+            Some(d) if !d.is_zero() => Ok(d),
+            _ => {
+                let (line, column) = line_col(text, s.span().start);
+                Err(Error::Config {
+                    path: path.to_path_buf(),
+                    line,
+                    column,
+                    reason: format!("{what}: `{}` is not a duration (examples: 500ms, 1s, 2m)", s.get_ref()),
+                })
+            }
+        },
+    }
+}
+
+/// Validates one `[probes.NAME]` table of `path`; `None` if disabled.
+fn probe(
+    text: &str,
+    path: &Path,
+    name: &Spanned<String>,
+    p: &RawProbe,
+    default_interval: Duration,
+    builtins: &[(&str, &'static [u8])],
+) -> Result<Option<ProbeConfig>> {
+    let at = |pos: usize, reason: String| {
+        let (line, column) = line_col(text, pos);
+        Error::Config { path: path.to_path_buf(), line, column, reason }
+    };
+    let pos = name.span().start;
+    let name = name.get_ref();
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        return Err(at(pos, format!("probe name `{name}`: use letters, digits, `_` and `-` only")));
+    }
+    let interval = parse_dur(text, path, &p.interval, default_interval, &format!("probes.{name}.interval"))?;
+    let source = match &p.object {
+        Some(obj) => {
+            let file = obj.get_ref();
+            let file = if file.is_relative() {
+                path.parent().unwrap_or(Path::new(".")).join(file)
+            } else {
+                file.clone()
+            };
+            if !file.is_file() {
+                return Err(at(
+                    obj.span().start,
+                    format!("probes.{name}.object: {} does not exist or is not a file", file.display()),
+                ));
+            }
+            ProbeSource::File(file)
+        }
+        None => match builtins.iter().find(|(b, _)| b == name) {
+            Some((_, bytes)) => ProbeSource::Builtin(bytes),
+            None => {
+                let known: Vec<&str> = builtins.iter().map(|(b, _)| *b).collect();
+                return Err(at(
+                    pos,
+                    format!(
+                        "probe `{name}` is not a built-in (built-ins: {}); set `object = \"/path/to/probe.bpf.o\"` for your own",
+                        known.join(", ")
+                    ),
+                ));
+            }
+        },
+    };
+    Ok(p.enabled.then(|| ProbeConfig { name: name.clone(), defined_in: path.to_path_buf(), source, interval }))
 }
 
 /// Parses durations like `1s`, `500ms`, `250us`, `2m`, `1h`.
@@ -144,7 +247,40 @@ impl Config {
     pub fn load(path: &Path, builtins: &[(&str, &'static [u8])]) -> Result<Config> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
-        Self::parse(&text, path, builtins)
+        let mut cfg = Self::parse(&text, path, builtins)?;
+        let dir = probes_dir(path);
+        let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                .collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(source) => return Err(Error::Io { path: dir, source }),
+        };
+        files.sort();
+        let mut names: BTreeMap<String, PathBuf> =
+            cfg.all_probe_names.iter().map(|n| (n.clone(), path.to_path_buf())).collect();
+        for file in files {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|source| Error::Io { path: file.clone(), source })?;
+            let raw: RawProbesFile = toml::from_str(&text).map_err(|e| toml_error(&text, &file, &e))?;
+            for (name, p) in &raw.probes {
+                if let Some(first) = names.get(name.get_ref()) {
+                    let (line, column) = line_col(&text, name.span().start);
+                    return Err(Error::Config {
+                        path: file.clone(),
+                        line,
+                        column,
+                        reason: format!("probe `{}` is already defined in {}", name.get_ref(), first.display()),
+                    });
+                }
+                names.insert(name.get_ref().clone(), file.clone());
+                if let Some(pc) = probe(&text, &file, name, p, cfg.default_interval, builtins)? {
+                    cfg.probes.push(pc);
+                }
+            }
+        }
+        Ok(cfg)
     }
 
     /// Validates config `text` that was read from `path`.
@@ -153,24 +289,9 @@ impl Config {
             let (line, column) = line_col(text, pos);
             Error::Config { path: path.to_path_buf(), line, column, reason }
         };
-        let raw: RawConfig = toml::from_str(text).map_err(|e| {
-            let pos = e.span().map_or(0, |s| s.start);
-            at(pos, e.message().to_string())
-        })?;
-        let dur = |v: &Option<Spanned<String>>, default: Duration, what: &str| -> Result<Duration> {
-            match v {
-                None => Ok(default),
-                Some(s) => match parse_duration(s.get_ref()) {
-                    Some(d) if !d.is_zero() => Ok(d),
-                    _ => Err(at(
-                        s.span().start,
-                        format!("{what}: `{}` is not a duration (examples: 500ms, 1s, 2m)", s.get_ref()),
-                    )),
-                },
-            }
-        };
-        let poll_latency = dur(&raw.poll.latency, Duration::from_millis(5), "poll.latency")?;
-        let default_interval = dur(&raw.poll.interval, Duration::from_secs(1), "poll.interval")?;
+        let raw: RawConfig = toml::from_str(text).map_err(|e| toml_error(text, path, &e))?;
+        let poll_latency = parse_dur(text, path, &raw.poll.latency, Duration::from_millis(5), "poll.latency")?;
+        let default_interval = parse_dur(text, path, &raw.poll.interval, Duration::from_secs(1), "poll.interval")?;
         let metrics_listen = if raw.metrics.listen.is_empty() {
             None
         } else {
@@ -183,44 +304,8 @@ impl Config {
         };
         let mut probes = Vec::new();
         for (name, p) in &raw.probes {
-            let pos = name.span().start;
-            let name = name.get_ref();
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-                return Err(at(pos, format!("probe name `{name}`: use letters, digits, `_` and `-` only")));
-            }
-            let interval = dur(&p.interval, default_interval, &format!("probes.{name}.interval"))?;
-            let source = match &p.object {
-                Some(obj) => {
-                    let file = obj.get_ref();
-                    let file = if file.is_relative() {
-                        path.parent().unwrap_or(Path::new(".")).join(file)
-                    } else {
-                        file.clone()
-                    };
-                    if !file.is_file() {
-                        return Err(at(
-                            obj.span().start,
-                            format!("probes.{name}.object: {} does not exist or is not a file", file.display()),
-                        ));
-                    }
-                    ProbeSource::File(file)
-                }
-                None => match builtins.iter().find(|(b, _)| b == name) {
-                    Some((_, bytes)) => ProbeSource::Builtin(bytes),
-                    None => {
-                        let known: Vec<&str> = builtins.iter().map(|(b, _)| *b).collect();
-                        return Err(at(
-                            pos,
-                            format!(
-                                "probe `{name}` is not a built-in (built-ins: {}); set `object = \"/path/to/probe.bpf.o\"` for your own",
-                                known.join(", ")
-                            ),
-                        ));
-                    }
-                },
-            };
-            if p.enabled {
-                probes.push(ProbeConfig { name: name.clone(), source, interval });
+            if let Some(pc) = probe(text, path, name, p, default_interval, builtins)? {
+                probes.push(pc);
             }
         }
         Ok(Config {
@@ -228,7 +313,10 @@ impl Config {
             metrics_listen,
             max_series: raw.metrics.max_series,
             events: raw.events.output,
+            journal_rate_limit: raw.events.journal_rate_limit,
             poll_latency,
+            default_interval,
+            all_probe_names: raw.probes.keys().map(|k| k.get_ref().clone()).collect(),
             probes,
         })
     }
@@ -292,6 +380,37 @@ mod tests {
     fn disabled_probe_is_skipped() -> Result<()> {
         let c = parse("[probes.exitsnoop]\nenabled = false\n")?;
         assert!(c.probes.is_empty());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod probes_d_tests {
+    use super::*;
+
+    const BUILTINS: &[(&str, &[u8])] = &[("exitsnoop", b"x"), ("tcpconnect", b"y")];
+
+    #[test]
+    fn probes_d_files_add_probes_and_name_themselves_in_errors() -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let main = dir.path().join("beed.toml");
+        std::fs::write(&main, "[probes.exitsnoop]\n")?;
+        std::fs::create_dir(dir.path().join("probes.d"))?;
+        std::fs::write(dir.path().join("probes.d/10-tcp.toml"), "[probes.tcpconnect]\ninterval = \"2s\"\n")?;
+        std::fs::write(dir.path().join("probes.d/README"), "not toml, ignored")?;
+        let c = Config::load(&main, BUILTINS)?;
+        let names: Vec<_> = c.probes.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["exitsnoop", "tcpconnect"]);
+        assert_eq!(c.probes[1].interval, Duration::from_secs(2));
+        assert!(c.probes[1].defined_in.ends_with("probes.d/10-tcp.toml"));
+
+        std::fs::write(dir.path().join("probes.d/20-dup.toml"), "\n[probes.exitsnoop]\n")?;
+        let e = Config::load(&main, BUILTINS).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("probes.d/20-dup.toml:2:9: probe `exitsnoop` is already defined in"), "{e}");
+
+        std::fs::write(dir.path().join("probes.d/20-dup.toml"), "[metrics]\nlisten = \"x\"\n")?;
+        let e = Config::load(&main, BUILTINS).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("probes.d/20-dup.toml:1:2: unknown field `metrics`"), "{e}");
         Ok(())
     }
 }

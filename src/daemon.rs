@@ -1,11 +1,16 @@
 //! The daemon's lifecycle: config, metrics server, engine, readiness,
 //! signals and an orderly stop.
 
+use std::os::fd::AsFd;
 use std::path::Path;
-use std::time::Duration;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 use prometheus::{IntGaugeVec, Opts, Registry};
 use sd_notify::NotifyState;
 
@@ -49,44 +54,89 @@ pub fn run(config_path: &Path) -> Result<()> {
 
     let mut usec = 0u64;
     let watchdog = sd_notify::watchdog_enabled(false, &mut usec).then(|| Duration::from_micros(usec));
-    let (handle, reports) = engine::spawn(cfg, registry, selfm, watchdog).context("starting the engine thread")?;
-    let report = reports.recv().context("the engine thread died while loading probes")?;
-    let status = format!(
-        "{} probes up, {} failed{}",
-        report.up.len(),
-        report.failed.len(),
-        if report.failed.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", report.failed.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", "))
-        }
-    );
-    tracing::info!("ready: {status}; events go to {}", report.output);
-    let _ = sd_notify::notify(false, &[NotifyState::Ready, NotifyState::Status(&status)]);
+    let listen = cfg.metrics_listen;
+    let handle = engine::spawn(cfg, registry, selfm, watchdog).context("starting the engine thread")?;
+    let report = handle.report().context("the engine thread died while loading probes")?;
+    let mut summary = report.summary();
+    tracing::info!("ready: {summary}; events go to {}", report.output);
+    let _ = sd_notify::notify(false, &[NotifyState::Ready, NotifyState::Status(&summary)]);
 
+    let sfd = SignalFd::with_flags(&sigs, SfdFlags::SFD_CLOEXEC).context("creating a signalfd")?;
+    let mut last = (Instant::now(), 0u64);
     loop {
-        match sigs.wait() {
-            Ok(Signal::SIGHUP) => {
-                tracing::warn!("SIGHUP: live reload is not implemented yet; restart beed to apply config changes");
+        let mut fds = [PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(STATUS_EVERY_MS)) {
+            Ok(0) | Err(Errno::EINTR) => {
+                // periodic STATUS= with the event rate
+                let records = handle.stats.records.load(Ordering::Relaxed);
+                let rate = (records - last.1) as f64 / last.0.elapsed().as_secs_f64().max(1e-3);
+                last = (Instant::now(), records);
+                let status = format!("{summary}; {rate:.0} events/s");
+                let _ = sd_notify::notify(false, &[NotifyState::Status(&status)]);
+                continue;
             }
-            Ok(sig) => {
+            Ok(_) => {}
+            Err(e) => return Err(e).context("waiting for signals"),
+        }
+        let sig = match sfd.read_signal() {
+            Ok(Some(info)) => Signal::try_from(info.ssi_signo as i32).ok(),
+            Ok(None) => continue,
+            Err(e) => return Err(e).context("reading a signal"),
+        };
+        match sig {
+            Some(Signal::SIGHUP) => {
+                if let Some(s) = reload(config_path, &handle, listen) {
+                    summary = s;
+                }
+            }
+            Some(sig) => {
                 tracing::info!("{sig}: stopping");
                 break;
             }
-            Err(e) => {
-                tracing::error!("waiting for signals: {e}");
-                break;
-            }
+            None => {}
         }
     }
-    let _ = sd_notify::notify(false, &[NotifyState::Stopping]);
+    let _ = sd_notify::notify(false, &[NotifyState::Stopping, NotifyState::Status("stopping: draining ring buffers")]);
     let stats = handle.stats.clone();
     handle.stop();
-    tracing::info!(
-        "stopped: {} records read; every probe detached",
-        stats.records.load(std::sync::atomic::Ordering::Relaxed)
-    );
+    tracing::info!("stopped: {} records read; every probe detached", stats.records.load(Ordering::Relaxed));
     Ok(())
+}
+
+const STATUS_EVERY_MS: u16 = 10_000;
+
+/// SIGHUP: re-reads the configuration and applies it; an invalid
+/// configuration changes nothing. Returns the new summary when applied.
+fn reload(config_path: &Path, handle: &engine::EngineHandle, listen: Option<std::net::SocketAddr>) -> Option<String> {
+    let mut states = vec![NotifyState::Reloading];
+    if let Ok(m) = NotifyState::monotonic_usec_now() {
+        states.push(m);
+    }
+    let _ = sd_notify::notify(false, &states);
+    tracing::info!("SIGHUP: reloading {}", config_path.display());
+    let result = match Config::load(config_path, crate::builtins::BUILTINS) {
+        Err(e) => {
+            tracing::error!("reload failed, nothing changed: {e}");
+            let status = format!("reload failed: {e}");
+            let _ = sd_notify::notify(false, &[NotifyState::Ready, NotifyState::Status(&status)]);
+            return None;
+        }
+        Ok(cfg) => {
+            if cfg.metrics_listen != listen {
+                tracing::warn!("metrics.listen changed: restart beed to listen on the new address");
+            }
+            handle.reload(cfg)
+        }
+    };
+    let report = result?;
+    let summary = report.summary();
+    tracing::info!(
+        "reloaded: {summary}; kept [{}], removed [{}]",
+        report.kept.join(", "),
+        report.removed.join(", ")
+    );
+    let _ = sd_notify::notify(false, &[NotifyState::Ready, NotifyState::Status(&summary)]);
+    Some(summary)
 }
 
 /// Validates a config and every probe object it names, without loading

@@ -77,7 +77,8 @@ fn watch(probe: &Probe, m: &WatchedMap, ctx: &Context) -> Result<MapWatch> {
             if percpu {
                 return Err(err("print output of per-CPU maps is not supported yet; use counter or gauge".into()));
             }
-            Kind::Print { pm: PrintMap::new(&probe.name, &m.name, &m.value), prev: HashMap::new(), seen: Vec::new() }
+            let pm = PrintMap::new(&mut ctx.events.borrow_mut(), &probe.name, &m.name, &m.value);
+            Kind::Print { pm, prev: HashMap::new(), seen: Vec::new() }
         }
         Output::Counter | Output::Gauge => {
             let field = m.value.fields.first().cloned().ok_or_else(|| err("value has no fields".into()))?;

@@ -68,7 +68,10 @@ fn consumer(probe: &Probe, m: &WatchedMap, ctx: &Context) -> Result<Consumer> {
     let events = ctx.selfm.events.with_label_values(&labels);
     let decode_errors = ctx.selfm.decode_errors.with_label_values(&labels);
     let sink = match m.output {
-        Output::Print => Sink::Print { pm: PrintMap::new(&probe.name, &m.name, &m.value), events: ctx.events.clone() },
+        Output::Print => Sink::Print {
+            pm: PrintMap::new(&mut ctx.events.borrow_mut(), &probe.name, &m.name, &m.value),
+            events: ctx.events.clone(),
+        },
         Output::Counter => Sink::Counter(RingCounter::new(
             &ctx.registry,
             &metric_name(&m.name),

@@ -11,6 +11,7 @@ pub struct SelfMetrics {
     pub decode_errors: IntCounterVec,
     pub series_dropped: IntCounterVec,
     pub output_errors: IntCounterVec,
+    pub events_suppressed: IntCounterVec,
     pub walk_seconds: GaugeVec,
     pub walk_errors: IntCounterVec,
     pub map_entries: IntGaugeVec,
@@ -56,6 +57,13 @@ impl SelfMetrics {
             output_errors: reg(r, IntCounterVec::new(
                 Opts::new("beed_output_errors_total", "Events that could not be written to their output"),
                 &["output"],
+            )?)?,
+            events_suppressed: reg(r, IntCounterVec::new(
+                Opts::new(
+                    "beed_events_suppressed_total",
+                    "Events not written to the journal because the probe exceeded events.journal_rate_limit",
+                ),
+                &["probe"],
             )?)?,
             walk_seconds: reg(r, GaugeVec::new(
                 Opts::new("beed_map_walk_duration_seconds", "Duration of the last walk of a hash or array map"),

@@ -3,7 +3,9 @@
 
 use std::io::{self, BufWriter, Write};
 
-use prometheus::IntCounter;
+use std::time::Instant;
+
+use prometheus::{IntCounter, IntCounterVec};
 
 use crate::config::EventOutput;
 use crate::decode;
@@ -21,6 +23,19 @@ pub struct Events {
     target: Target,
     line: String,
     errors: IntCounter,
+    /// Journal entries per second per probe; 0 = unlimited.
+    rate: u32,
+    buckets: Vec<Bucket>,
+    suppressed: IntCounterVec,
+}
+
+/// Token bucket of one probe: `rate` entries per second, bursts up to one
+/// second's worth.
+struct Bucket {
+    probe: String,
+    tokens: f64,
+    last: Instant,
+    suppressed: IntCounter,
 }
 
 /// Per-map constants of a print map, computed once.
@@ -30,11 +45,12 @@ pub struct PrintMap {
     /// `{"probe":"…","mapName":"…","entry":`
     prefix: String,
     journal_names: Vec<String>,
+    bucket: usize,
 }
 
 impl PrintMap {
     /// Prepares the rendering of records of `map` decoded with `plan`.
-    pub fn new(probe: &str, map: &str, plan: &Plan) -> Self {
+    pub fn new(events: &mut Events, probe: &str, map: &str, plan: &Plan) -> Self {
         let mut prefix = String::from("{\"probe\":");
         decode::write_json_str(&mut prefix, probe);
         prefix.push_str(",\"mapName\":");
@@ -45,6 +61,7 @@ impl PrintMap {
             map: map.to_string(),
             prefix,
             journal_names: plan.fields.iter().map(|f| journal::field_name(&f.name)).collect(),
+            bucket: events.bucket(probe),
         }
     }
 }
@@ -52,7 +69,7 @@ impl PrintMap {
 impl Events {
     /// Opens the configured output; `Auto` picks journald when stderr is
     /// connected to it.
-    pub fn open(kind: EventOutput, errors: IntCounter) -> io::Result<Self> {
+    pub fn open(kind: EventOutput, rate: u32, errors: IntCounter, suppressed: IntCounterVec) -> io::Result<Self> {
         let journal = match kind {
             EventOutput::Journal => true,
             EventOutput::Auto => crate::logging::stderr_is_journal(),
@@ -65,7 +82,39 @@ impl Events {
         } else {
             Target::Stdout(BufWriter::with_capacity(1 << 16, io::stdout()))
         };
-        Ok(Events { target, line: String::with_capacity(512), errors })
+        Ok(Events { target, line: String::with_capacity(512), errors, rate, buckets: Vec::new(), suppressed })
+    }
+
+    fn bucket(&mut self, probe: &str) -> usize {
+        if let Some(i) = self.buckets.iter().position(|b| b.probe == probe) {
+            return i;
+        }
+        self.buckets.push(Bucket {
+            probe: probe.to_string(),
+            tokens: self.rate as f64,
+            last: Instant::now(),
+            suppressed: self.suppressed.with_label_values(&[probe]),
+        });
+        self.buckets.len() - 1
+    }
+
+    /// Takes a token from the probe's journal budget; false (and counted) when exhausted.
+    fn admit(&mut self, bucket: usize) -> bool {
+        if self.rate == 0 || !matches!(self.target, Target::Journal(_)) {
+            return true;
+        }
+        let Some(b) = self.buckets.get_mut(bucket) else { return true };
+        let now = Instant::now();
+        let rate = self.rate as f64;
+        b.tokens = (b.tokens + now.duration_since(b.last).as_secs_f64() * rate).min(rate);
+        b.last = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            true
+        } else {
+            b.suppressed.inc();
+            false
+        }
     }
 
     /// Name of the output, for logs.
@@ -81,6 +130,9 @@ impl Events {
     pub fn record(&mut self, pm: &PrintMap, plan: &Plan, rec: &[u8]) -> bool {
         if rec.len() < plan.size {
             return false;
+        }
+        if !self.admit(pm.bucket) {
+            return true;
         }
         let res = match &mut self.target {
             Target::Discard => Ok(()),
@@ -108,7 +160,7 @@ impl Events {
         value: &Plan,
         changed: impl Iterator<Item = (&'a [u8], &'a [u8])>,
     ) {
-        if matches!(self.target, Target::Discard) {
+        if matches!(self.target, Target::Discard) || !self.admit(pm.bucket) {
             return;
         }
         self.line.clear();

@@ -202,3 +202,44 @@ extern "C" {
     #[link_name = "geteuid"]
     fn libc_geteuid() -> u32;
 }
+
+impl Beed {
+    /// Sends `sig` (e.g. "HUP") and waits for a stderr line containing `want`.
+    pub fn signal_and_wait(&mut self, sig: &str, want: &str) -> Result<String, String> {
+        Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .map_err(|e| e.to_string())?;
+        self.wait_log(want, Duration::from_secs(30))
+    }
+
+    /// Waits for a stderr line containing `want`.
+    pub fn wait_log(&mut self, want: &str, timeout: Duration) -> Result<String, String> {
+        let deadline = Instant::now() + timeout;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.stderr.recv_timeout(left) {
+                Ok(line) => {
+                    self.log.push(line.clone());
+                    if line.contains(want) {
+                        return Ok(line);
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        Err(format!("no log line with {want:?}:\n{}", self.log.join("\n")))
+    }
+
+    /// Scrapes until `name{labels}` equals `want` (or the timeout passes); returns the last value.
+    pub fn wait_sample(&self, name: &str, labels: &[(&str, &str)], want: Option<f64>, timeout: Duration) -> Result<Option<f64>, String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let got = sample(&self.scrape()?, name, labels);
+            if got == want || Instant::now() > deadline {
+                return Ok(got);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
