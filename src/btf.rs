@@ -62,12 +62,18 @@ pub enum Kind {
 pub struct Type {
     pub name: String,
     pub kind: Kind,
+    /// Where its record sits in the type section (for rewriting).
+    pub raw: std::ops::Range<usize>,
 }
 
 /// Parsed BTF: types indexed by id (index 0 is void).
 #[derive(Debug)]
 pub struct Btf {
     pub types: Vec<Type>,
+    /// Header length, and the type and string sections' bytes.
+    pub hdr_len: usize,
+    pub type_data: Vec<u8>,
+    pub string_data: Vec<u8>,
 }
 
 const BTF_MAGIC: u16 = 0xeb9f;
@@ -104,12 +110,13 @@ impl Btf {
                 .ok_or_else(|| bad(format!("string offset {off} is out of range or not UTF-8")))
         };
 
-        let mut types = vec![Type { name: String::new(), kind: Kind::Void }];
+        let mut types = vec![Type { name: String::new(), kind: Kind::Void, raw: 0..0 }];
         let mut p = 0usize;
         while p < tdata.len() {
             let rd = |o: usize| {
                 u32_at(tdata, p + o).ok_or_else(|| bad(format!("type {} is truncated", types.len())))
             };
+            let start = p;
             let name = name_at(rd(0)?)?;
             let info = rd(4)?;
             let size_or_type = rd(8)?;
@@ -222,9 +229,9 @@ impl Btf {
                 18 => Kind::TypeTag(size_or_type),
                 k => return Err(bad(format!("type {} has unknown kind {k}", types.len()))),
             };
-            types.push(Type { name, kind });
+            types.push(Type { name, kind, raw: start..p });
         }
-        Ok(Btf { types })
+        Ok(Btf { types, hdr_len, type_data: tdata.to_vec(), string_data: strings.to_vec() })
     }
 
     /// The type with id `id`, or an error naming the dangling reference.

@@ -16,6 +16,7 @@ pub mod error;
 pub mod http;
 pub mod logging;
 pub mod mapwatch;
+pub mod normalize;
 pub mod probe;
 pub mod ringbuf;
 pub mod schema;

@@ -106,6 +106,8 @@ fn hint(section: &str, err: &libbpf_rs::Error) -> &'static str {
 pub fn load(cfg: &ProbeConfig) -> Result<Probe> {
     let (bytes, what) = object_bytes(cfg)?;
     let specs = inspect(&bytes, &what)?;
+    // section-suffix spelling (.maps.print, ...): merge into one .maps for libbpf
+    let bytes = crate::normalize::normalize(&bytes, &what)?;
 
     let mut builder = ObjectBuilder::default();
     builder.name(&cfg.name).map_err(|e| Error::libbpf(format!("{what}: naming object"), e))?;
