@@ -94,8 +94,47 @@ pub struct RawProbe {
     pub interval: Option<Spanned<String>>,
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// `const volatile` globals of the probe, set before load.
+    #[serde(default)]
+    pub vars: BTreeMap<String, toml::Value>,
+    /// Per-map output settings.
+    #[serde(default)]
+    pub maps: BTreeMap<String, MapConfig>,
 }
 
+/// How a hash histogram's slot field maps to bucket bounds.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Scheme {
+    /// Slot i holds values in [2^i, 2^(i+1)) (slot 0 also holds 0), as
+    /// libbpf-tools' `log2l()` histograms do.
+    #[default]
+    Log2,
+    /// Slot i holds values in [i*step, (i+1)*step).
+    Linear,
+}
+
+/// `[probes.NAME.maps.MAP]`: how one watched map becomes metrics.
+#[derive(Debug, Deserialize, Clone, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct MapConfig {
+    /// Only these fields become labels (default: every field that can).
+    pub labels: Option<Vec<String>>,
+    /// Fields never used as labels.
+    pub drop: Vec<String>,
+    /// The field holding the observed value of a ring buffer gauge or hist
+    /// (default: `le` for hist, then `value`).
+    pub value: Option<String>,
+    /// Bucket upper bounds of a ring buffer hist.
+    pub buckets: Option<Vec<f64>>,
+    /// The slot field of a hash hist key (default: `slot`, then `bucket`).
+    pub slot: Option<String>,
+    pub scheme: Scheme,
+    /// Slot width of a linear hash hist (default 1).
+    pub step: Option<f64>,
+    /// Cap on series of this map's metric (default metrics.max_series).
+    pub max_series: Option<usize>,
+}
 fn yes() -> bool {
     true
 }
@@ -108,7 +147,7 @@ pub enum ProbeSource {
 }
 
 /// A validated probe.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ProbeConfig {
     pub name: String,
     /// The file that defines it (beed.toml or a probes.d file).
@@ -116,6 +155,8 @@ pub struct ProbeConfig {
     pub source: ProbeSource,
     /// How often hash maps are walked.
     pub interval: Duration,
+    pub vars: BTreeMap<String, toml::Value>,
+    pub maps: BTreeMap<String, MapConfig>,
 }
 
 /// A validated configuration.
@@ -212,7 +253,28 @@ fn probe(
             }
         },
     };
-    Ok(p.enabled.then(|| ProbeConfig { name: name.clone(), defined_in: path.to_path_buf(), source, interval }))
+    for (map, mc) in &p.maps {
+        let at_map = |reason: String| at(pos, format!("probes.{name}.maps.{map}: {reason}"));
+        if matches!(mc.step, Some(s) if !(s > 0.0 && s.is_finite())) {
+            return Err(at_map("step must be a positive number".into()));
+        }
+        if let Some(b) = &mc.buckets {
+            if b.is_empty() || b.windows(2).any(|w| w[0] >= w[1]) || b.iter().any(|x| !x.is_finite()) {
+                return Err(at_map("buckets must be finite and strictly increasing".into()));
+            }
+        }
+        if mc.max_series == Some(0) {
+            return Err(at_map("max_series must be at least 1".into()));
+        }
+    }
+    Ok(p.enabled.then(|| ProbeConfig {
+        name: name.clone(),
+        defined_in: path.to_path_buf(),
+        source,
+        interval,
+        vars: p.vars.clone(),
+        maps: p.maps.clone(),
+    }))
 }
 
 /// Parses durations like `1s`, `500ms`, `250us`, `2m`, `1h`.

@@ -123,3 +123,37 @@ pub(crate) fn cstr_at(table: &[u8], off: usize) -> Option<&str> {
     let end = rest.iter().position(|&b| b == 0)?;
     std::str::from_utf8(&rest[..end]).ok()
 }
+
+/// One symbol of `.symtab`.
+#[derive(Debug, Clone)]
+pub struct Symbol {
+    pub name: String,
+    pub section: usize,
+    pub value: u64,
+    pub size: u64,
+}
+
+impl Elf<'_> {
+    /// Every named symbol (empty when the object has no symbol table).
+    pub fn symbols(&self) -> Vec<Symbol> {
+        let Some(symtab) = self.sections.iter().find(|s| s.kind == 2) else { return Vec::new() };
+        let Some(data) = self.data.get(symtab.offset..symtab.offset + symtab.size) else { return Vec::new() };
+        let strtab = self.section_data(".strtab").unwrap_or(&[]);
+        data.chunks_exact(24)
+            .filter_map(|s| {
+                let name = cstr_at(strtab, u32_at(s, 0)? as usize)?;
+                (!name.is_empty()).then(|| Symbol {
+                    name: name.to_string(),
+                    section: u16_at(s, 6).unwrap_or(0) as usize,
+                    value: u64_at(s, 8).unwrap_or(0),
+                    size: u64_at(s, 16).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    /// Index of the first section called `name`.
+    pub fn section_index(&self, name: &str) -> Option<usize> {
+        self.sections.iter().position(|s| s.name == name)
+    }
+}

@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use libbpf_rs::RingBuffer;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use nix::sys::eventfd::{EfdFlags, EventFd};
 use prometheus::Registry;
@@ -102,7 +101,7 @@ struct Active {
     digest: u64,
     /// Keeps the object loaded and its programs attached.
     _probe: Probe,
-    ring: Option<RingBuffer<'static>>,
+    sources: ringbuf::Sources,
     walks: Vec<MapWatch>,
 }
 
@@ -164,7 +163,7 @@ impl Engine {
     fn load_one(&self, pc: &ProbeConfig) -> Result<Active, String> {
         let started = Instant::now();
         let probe = probe::load(pc).map_err(|e| e.to_string())?;
-        let ring = ringbuf::build(&probe, &self.ctx).map_err(|e| e.to_string())?;
+        let sources = ringbuf::build(&probe, &self.ctx).map_err(|e| e.to_string())?;
         let walks = mapwatch::build(&probe, &self.ctx).map_err(|e| e.to_string())?;
         tracing::info!(
             probe = %pc.name,
@@ -175,7 +174,7 @@ impl Engine {
             probe.programs.join(", "),
             probe.maps.iter().map(|m| format!("{} ({})", m.name, m.output)).collect::<Vec<_>>().join(", ")
         );
-        Ok(Active { config: pc.clone(), digest: digest(pc), _probe: probe, ring, walks })
+        Ok(Active { config: pc.clone(), digest: digest(pc), _probe: probe, sources, walks })
     }
 
     /// Brings the running probes in line with `cfg`.
@@ -185,9 +184,7 @@ impl Engine {
         self.ctx.max_series = cfg.max_series;
         // drain what removed or changed probes still hold before detaching them
         for a in &self.active {
-            if let Some(r) = &a.ring {
-                let _ = r.consume();
-            }
+            a.sources.consume();
         }
         let mut old: Vec<Active> = std::mem::take(&mut self.active);
         for pc in &cfg.probes {
@@ -255,9 +252,7 @@ impl Engine {
         }
         // final drain so nothing collected is lost, then detach
         for a in &self.active {
-            if let Some(r) = &a.ring {
-                let _ = r.consume();
-            }
+            a.sources.consume();
         }
         self.ctx.events.borrow_mut().flush();
         self.active.clear();
@@ -269,10 +264,10 @@ impl Engine {
         let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
         epoll.add(wake.as_fd(), EpollEvent::new(EpollFlags::EPOLLIN, WAKE))?;
         for (i, a) in self.active.iter().enumerate() {
-            if let Some(r) = &a.ring {
-                // SAFETY: the ring buffer's epoll fd stays open while `a.ring`
+            for raw in a.sources.fds() {
+                // SAFETY: the buffers' epoll fds stay open while `a.sources`
                 // lives, and probes are only changed after this epoll is dropped.
-                let fd = unsafe { BorrowedFd::borrow_raw(r.epoll_fd()) };
+                let fd = unsafe { BorrowedFd::borrow_raw(raw) };
                 epoll.add(fd, EpollEvent::new(EpollFlags::EPOLLIN, i as u64))?;
             }
         }
@@ -298,15 +293,7 @@ impl Engine {
             if evs[..n].iter().any(|e| e.data() == WAKE) {
                 return Ok(());
             }
-            let mut consumed = 0u64;
-            for a in &self.active {
-                if let Some(r) = &a.ring {
-                    let c = r.consume_raw();
-                    if c > 0 {
-                        consumed += c as u64;
-                    }
-                }
-            }
+            let consumed: u64 = self.active.iter().map(|a| a.sources.consume()).sum();
             let now = Instant::now();
             for a in self.active.iter_mut() {
                 for w in a.walks.iter_mut().filter(|w| w.next_due <= now) {

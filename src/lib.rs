@@ -23,6 +23,7 @@ pub mod schema;
 pub mod selfmetrics;
 pub mod sinks;
 pub mod tracefs;
+pub mod vars;
 pub mod walk;
 
 /// The built-in probes compiled by build.rs from `src/bpf/*.bpf.c`.

@@ -12,15 +12,19 @@ use crate::convention::{metric_name, Output};
 use crate::decode;
 use crate::error::{Error, Result};
 use crate::probe::{Probe, WatchedMap};
-use crate::schema::{Field, Plan};
+use crate::schema::{Field, FieldKind, Plan};
 use crate::sinks::events::PrintMap;
+use crate::config::MapConfig;
+use crate::sinks::labels;
+use crate::sinks::map_hist::{self, MapHist};
 use crate::sinks::map_series::MapSeries;
 use crate::sinks::Context;
 use crate::walk::Walker;
 
 enum Kind {
-    Print { pm: PrintMap, prev: HashMap<Vec<u8>, Vec<u8>>, seen: Vec<(Vec<u8>, Vec<u8>)> },
+    Print { pm: PrintMap, prev: HashMap<Vec<u8>, Vec<u8>>, seen: Vec<(Vec<u8>, Vec<u8>)>, summed: Vec<u8> },
     Metric { series: MapSeries, field: Field },
+    Hist { hist: MapHist, field: Field },
 }
 
 /// One watched hash/array map and its schedule.
@@ -43,8 +47,10 @@ pub struct MapWatch {
 
 impl Drop for MapWatch {
     fn drop(&mut self) {
-        if let Kind::Metric { series, .. } = &self.kind {
-            series.unregister();
+        match &self.kind {
+            Kind::Metric { series, .. } => series.unregister(),
+            Kind::Hist { hist, .. } => hist.unregister(),
+            Kind::Print { .. } => {}
         }
     }
 }
@@ -72,29 +78,64 @@ fn watch(probe: &Probe, m: &WatchedMap, ctx: &Context) -> Result<MapWatch> {
     }
     let walker = Walker::new(m.key_size, m.value_size, percpu).map_err(|e| err(format!("walker: {e}")))?;
     let decode_errors = ctx.selfm.decode_errors.with_label_values(&labels);
+    let default_cfg = MapConfig::default();
+    let cfg = probe.map_config(&m.name).unwrap_or(&default_cfg);
+    let max_series = cfg.max_series.unwrap_or(ctx.max_series);
+    let help = format!("bee {} of map {} in probe {}", m.output, m.name, probe.name);
     let kind = match m.output {
         Output::Print => {
-            if percpu {
-                return Err(err("print output of per-CPU maps is not supported yet; use counter or gauge".into()));
-            }
             let pm = PrintMap::new(&mut ctx.events.borrow_mut(), &probe.name, &m.name, &m.value);
-            Kind::Print { pm, prev: HashMap::new(), seen: Vec::new() }
+            Kind::Print { pm, prev: HashMap::new(), seen: Vec::new(), summed: vec![0; m.value.size] }
         }
         Output::Counter | Output::Gauge => {
             let field = m.value.fields.first().cloned().ok_or_else(|| err("value has no fields".into()))?;
             let series = MapSeries::new(
                 &ctx.registry,
                 &metric_name(&m.name),
-                &format!("Entries of map {} in probe {} (bee {})", m.name, probe.name, m.output),
+                &help,
                 m.output == Output::Counter,
                 &key,
-                ctx.max_series,
+                labels::select(&m.name, &key, cfg, &[])?,
+                max_series,
                 ctx.selfm.series_dropped.with_label_values(&labels),
                 decode_errors.clone(),
             )?;
             Kind::Metric { series, field }
         }
-        Output::Hist => return Err(err("hist output is not supported yet".into())),
+        Output::Hist => {
+            let field = m.value.fields.first().cloned().ok_or_else(|| err("value has no fields".into()))?;
+            let slot_names: Vec<&str> = match &cfg.slot {
+                Some(s) => vec![s.as_str()],
+                None => vec!["slot", "bucket"],
+            };
+            let slot = slot_names.iter().find_map(|n| key.field(n)).cloned().ok_or_else(|| {
+                err(format!(
+                    "hist key {} has no slot field `{}`: set `slot = \"FIELD\"` in [probes.{}.maps.{}]",
+                    key.type_name,
+                    slot_names.join("` or `"),
+                    probe.name,
+                    m.name
+                ))
+            })?;
+            if !matches!(slot.kind, FieldKind::Unsigned(_) | FieldKind::Signed(_)) {
+                return Err(err(format!("slot field `{}` must be an integer", slot.name)));
+            }
+            let hist = MapHist::new(
+                &ctx.registry,
+                map_hist::Spec {
+                    name: &metric_name(&m.name),
+                    help: &help,
+                    label_fields: labels::select(&m.name, &key, cfg, &[slot.name.as_str()])?,
+                    slot,
+                    scheme: cfg.scheme,
+                    step: cfg.step.unwrap_or(1.0),
+                    max_series,
+                    dropped: ctx.selfm.series_dropped.with_label_values(&labels),
+                    decode_errors: decode_errors.clone(),
+                },
+            )?;
+            Kind::Hist { hist, field }
+        }
     };
     ctx.selfm.map_max_entries.with_label_values(&labels).set(m.max_entries as i64);
     let handle = libbpf_rs::MapHandle::try_from(&m.handle)
@@ -125,6 +166,28 @@ fn numeric(field: &Field, value: &[u8], slot: Option<usize>) -> Option<f64> {
     }
 }
 
+/// Sums the integer fields of every CPU's slot into `out`; other fields are
+/// taken from the first CPU.
+fn sum_percpu(plan: &Plan, value: &[u8], slot: usize, out: &mut [u8]) {
+    let n = plan.size.min(out.len()).min(slot).min(value.len());
+    out.fill(0);
+    out[..n].copy_from_slice(&value[..n]);
+    for f in &plan.fields {
+        let w = f.kind.width();
+        let summable = matches!(f.kind, FieldKind::Unsigned(_) | FieldKind::Signed(_) | FieldKind::Duration);
+        if !summable || w > 8 || f.offset + w > n {
+            continue;
+        }
+        let mut acc = 0u64;
+        for cpu in value.chunks_exact(slot) {
+            let mut b = [0u8; 8];
+            b[..w].copy_from_slice(&cpu[f.offset..f.offset + w]);
+            acc = acc.wrapping_add(u64::from_le_bytes(b));
+        }
+        out[f.offset..f.offset + w].copy_from_slice(&acc.to_le_bytes()[..w]);
+    }
+}
+
 impl MapWatch {
     /// Walks the map now and publishes what it holds.
     pub fn walk(&mut self, ctx: &Context) {
@@ -147,9 +210,32 @@ impl MapWatch {
                 self.decode_errors.inc_by(bad);
                 r
             }
-            Kind::Print { pm, prev, seen } => {
+            Kind::Hist { hist, field } => {
+                let mut st = hist.lock();
+                st.begin();
+                let slot = self.percpu_slot;
+                let mut bad = 0u64;
+                let r = self.walker.walk(fd, |k, v| match numeric(field, v, slot) {
+                    Some(x) => st.add(k, x),
+                    None => bad += 1,
+                });
+                st.finish();
+                self.decode_errors.inc_by(bad);
+                r
+            }
+            Kind::Print { pm, prev, seen, summed } => {
                 seen.clear();
+                let slot = self.percpu_slot;
+                let plan = &self.value;
                 let r = self.walker.walk(fd, |k, v| {
+                    // per-CPU maps: one value, integer fields summed over CPUs
+                    let v = match slot {
+                        Some(n) => {
+                            sum_percpu(plan, v, n, summed);
+                            summed.as_slice()
+                        }
+                        None => v,
+                    };
                     if prev.get(k).is_none_or(|old| old.as_slice() != v) {
                         seen.push((k.to_vec(), v.to_vec()));
                     }

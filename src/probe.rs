@@ -34,10 +34,18 @@ pub struct WatchedMap {
 pub struct Probe {
     pub name: String,
     pub interval: Duration,
+    pub map_configs: std::collections::BTreeMap<String, crate::config::MapConfig>,
     pub maps: Vec<WatchedMap>,
     pub programs: Vec<String>,
     _links: Vec<Link>,
     _object: Object,
+}
+
+impl Probe {
+    /// The `[probes.NAME.maps.MAP]` settings of a map, if any.
+    pub fn map_config(&self, map: &str) -> Option<&crate::config::MapConfig> {
+        self.map_configs.get(map)
+    }
 }
 
 /// What a watched map looks like before libbpf loads anything.
@@ -52,20 +60,30 @@ pub struct MapSpec {
 /// Reads the watched maps and their plans from an object's BTF, without
 /// touching the kernel (used at load and by tests/tools).
 pub fn inspect(bytes: &[u8], what: &str) -> Result<Vec<MapSpec>> {
+    let (_, btf) = parse_object(bytes, what)?;
+    specs_of(&btf)
+}
+
+/// The object's ELF sections and BTF.
+pub fn parse_object<'a>(bytes: &'a [u8], what: &str) -> Result<(Elf<'a>, Btf)> {
     let elf = Elf::parse(bytes, what)?;
     let Some(btf_data) = elf.section_data(".BTF") else {
         return Err(Error::btf(what, "the object has no .BTF section: compile with clang -g"));
     };
     let btf = Btf::parse(btf_data, what)?;
+    Ok((elf, btf))
+}
+
+fn specs_of(btf: &Btf) -> Result<Vec<MapSpec>> {
     let mut specs = Vec::new();
-    for def in schema::map_defs(&btf)? {
+    for def in schema::map_defs(btf)? {
         let Some(output) = Output::of_map(&def.name, &def.section) else { continue };
         let value = match def.value {
-            Some(v) => Some(schema::plan(&btf, v, &def.name, "value")?),
+            Some(v) => Some(schema::plan(btf, v, &def.name, "value")?),
             None => None,
         };
         let key = match def.key {
-            Some(k) => Some(schema::plan(&btf, k, &def.name, "key")?),
+            Some(k) => Some(schema::plan(btf, k, &def.name, "key")?),
             None => None,
         };
         specs.push(MapSpec { name: def.name, output, key, value });
@@ -105,7 +123,18 @@ fn hint(section: &str, err: &libbpf_rs::Error) -> &'static str {
 /// Loads and attaches one probe.
 pub fn load(cfg: &ProbeConfig) -> Result<Probe> {
     let (bytes, what) = object_bytes(cfg)?;
-    let specs = inspect(&bytes, &what)?;
+    let (elf, btf) = parse_object(&bytes, &what)?;
+    let specs = specs_of(&btf)?;
+    for name in cfg.maps.keys() {
+        if !specs.iter().any(|s| s.name == *name) {
+            let known: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+            return Err(Error::Map {
+                map: format!("probes.{}.maps.{name}", cfg.name),
+                reason: format!("the object has no watched map `{name}` (watched maps: {})", known.join(", ")),
+            });
+        }
+    }
+    let var_writes = crate::vars::plan(&elf, &btf, &cfg.name, &cfg.vars)?;
     // section-suffix spelling (.maps.print, ...): merge into one .maps for libbpf
     let bytes = crate::normalize::normalize(&bytes, &what)?;
 
@@ -117,11 +146,42 @@ pub fn load(cfg: &ProbeConfig) -> Result<Probe> {
 
     // A bee ringbuf carries its event type as value, which the kernel refuses
     // for RINGBUF maps: keep the type (read from BTF above) and zero the size.
+    // Same for a PERF_EVENT_ARRAY, whose key and value must be 4 bytes.
+    let mut rodata_done = var_writes.is_empty();
     for mut m in open.maps_mut() {
+        let name = m.name().to_string_lossy().into_owned();
+        let sizing = |e| Error::libbpf(format!("map {name}: resizing for the kernel"), e);
         if m.map_type() == MapType::RingBuf && m.value_size() != 0 {
-            let name = m.name().to_string_lossy().into_owned();
-            m.set_value_size(0).map_err(|e| Error::libbpf(format!("map {name}: clearing ringbuf value size"), e))?;
+            m.set_value_size(0).map_err(sizing)?;
         }
+        if m.map_type() == MapType::PerfEventArray {
+            if m.value_size() != 4 {
+                m.set_value_size(4).map_err(sizing)?;
+            }
+            if m.key_size() != 4 {
+                m.set_key_size(4).map_err(sizing)?;
+            }
+        }
+        if !rodata_done && name.ends_with(".rodata") {
+            let data = m.initial_value_mut().ok_or_else(|| Error::Map {
+                map: name.clone(),
+                reason: "has no initial value to set variables in".into(),
+            })?;
+            for (off, val) in &var_writes {
+                let dst = data.get_mut(*off..off + val.len()).ok_or_else(|| Error::Map {
+                    map: name.clone(),
+                    reason: format!("variable at offset {off} lies outside .rodata"),
+                })?;
+                dst.copy_from_slice(val);
+            }
+            rodata_done = true;
+        }
+    }
+    if !rodata_done {
+        return Err(Error::Map {
+            map: format!("probes.{}.vars", cfg.name),
+            reason: "the object has no .rodata map to set `const volatile` variables in".into(),
+        });
     }
 
     let (loaded, log) = capture_libbpf(|| open.load());
@@ -166,22 +226,18 @@ pub fn load(cfg: &ProbeConfig) -> Result<Probe> {
             err("has no BTF value type: declare it with __type(value, struct your_event)".into())
         })?;
         let key = match map_type {
-            MapType::RingBuf => None,
+            MapType::RingBuf | MapType::PerfEventArray => None,
             MapType::Hash | MapType::LruHash | MapType::Array | MapType::PercpuHash
             | MapType::LruPercpuHash | MapType::PercpuArray => Some(spec.key.ok_or_else(|| {
                 err("has no BTF key type: declare it with __type(key, ...)".into())
             })?),
             other => {
                 return Err(err(format!(
-                    "map type {other:?} cannot be watched (use RINGBUF, HASH, LRU_HASH, ARRAY or their per-CPU variants)"
+                    "map type {other:?} cannot be watched (use RINGBUF, PERF_EVENT_ARRAY, HASH, LRU_HASH, ARRAY or their per-CPU variants)"
                 )))
             }
         };
-        if spec.output == Output::Hist {
-            tracing::warn!(probe = %cfg.name, map = %spec.name, "hist_ maps are not supported yet; the map is ignored");
-            continue;
-        }
-        if map_type != MapType::RingBuf && matches!(spec.output, Output::Counter | Output::Gauge) {
+        if key.is_some() && matches!(spec.output, Output::Counter | Output::Gauge | Output::Hist) {
             let numeric = value.fields.len() == 1 && value.fields[0].kind.is_numeric();
             if !numeric {
                 return Err(err(format!(
@@ -205,7 +261,15 @@ pub fn load(cfg: &ProbeConfig) -> Result<Probe> {
         });
     }
 
-    Ok(Probe { name: cfg.name.clone(), interval: cfg.interval, maps, programs, _links: links, _object: object })
+    Ok(Probe {
+        name: cfg.name.clone(),
+        interval: cfg.interval,
+        map_configs: cfg.maps.clone(),
+        maps,
+        programs,
+        _links: links,
+        _object: object,
+    })
 }
 
 /// The section of program `prog` in the object, for error hints.

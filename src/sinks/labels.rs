@@ -2,7 +2,10 @@
 
 use prometheus::proto::LabelPair;
 
+use crate::config::MapConfig;
+use crate::convention::Output;
 use crate::decode;
+use crate::error::{Error, Result};
 use crate::schema::{Field, Plan};
 
 /// A valid Prometheus label name for a struct field.
@@ -61,4 +64,56 @@ pub fn label_pairs(names: &[String], fields: &[Field], rec: &[u8]) -> Vec<LabelP
             p
         })
         .collect()
+}
+
+/// The label fields of `plan` for map `map`: every labelable field except
+/// `exclude` (the value or slot field), narrowed by the map's `labels` and
+/// `drop` settings. Unknown names in the settings are errors.
+pub fn select(map: &str, plan: &Plan, cfg: &MapConfig, exclude: &[&str]) -> Result<Vec<Field>> {
+    let err = |reason: String| Error::Map { map: map.to_string(), reason };
+    for name in cfg.labels.iter().flatten().chain(cfg.drop.iter()) {
+        match plan.field(name) {
+            None => {
+                let names: Vec<&str> = plan.fields.iter().map(|f| f.name.as_str()).collect();
+                return Err(err(format!("label setting names `{name}`, which is not a field (fields: {})", names.join(", "))));
+            }
+            Some(f) if !f.kind.is_labelable() => {
+                return Err(err(format!("field `{name}` is an array and cannot be a label")));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(plan
+        .fields
+        .iter()
+        .filter(|f| f.kind.is_labelable() && !exclude.contains(&f.name.as_str()))
+        .filter(|f| cfg.labels.as_ref().is_none_or(|l| l.contains(&f.name)))
+        .filter(|f| !cfg.drop.contains(&f.name))
+        .cloned()
+        .collect())
+}
+
+/// The field whose value an event gauge or histogram uses: the configured
+/// one, else `le` (hist only), else `value`.
+pub fn value_field(map: &str, plan: &Plan, cfg: &MapConfig, output: Output) -> Result<Field> {
+    let err = |reason: String| Error::Map { map: map.to_string(), reason };
+    let candidates: Vec<&str> = match (&cfg.value, output) {
+        (Some(v), _) => vec![v.as_str()],
+        (None, Output::Hist) => vec!["le", "value"],
+        (None, _) => vec!["value"],
+    };
+    let numeric: Vec<&str> = plan.fields.iter().filter(|f| f.kind.is_numeric()).map(|f| f.name.as_str()).collect();
+    for c in &candidates {
+        if let Some(f) = plan.field(c) {
+            if !f.kind.is_numeric() {
+                return Err(err(format!("value field `{c}` is not a number")));
+            }
+            return Ok(f.clone());
+        }
+    }
+    Err(err(format!(
+        "no value field for {output} output: name a field `{}` or set `value = \"FIELD\"` in [probes.NAME.maps.{map}] (numeric fields: {})",
+        candidates.join("` or `"),
+        if numeric.is_empty() { "none".to_string() } else { numeric.join(", ") }
+    )))
 }

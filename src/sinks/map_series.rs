@@ -96,11 +96,11 @@ impl MapSeries {
         help: &str,
         counter: bool,
         key: &Plan,
+        fields: Vec<Field>,
         max_series: usize,
         dropped: IntCounter,
         decode_errors: IntCounter,
     ) -> Result<Self> {
-        let fields = labels::label_fields(key);
         let names: Vec<String> = fields.iter().map(|f| labels::label_name(&f.name)).collect();
         let merr = |e: prometheus::Error| Error::Metric { name: name.to_string(), reason: e.to_string() };
         let desc = Desc::new(name.to_string(), help.to_string(), names.clone(), HashMap::new()).map_err(merr)?;

@@ -5,7 +5,8 @@ pub mod events;
 pub mod journal;
 pub mod labels;
 pub mod map_series;
-pub mod ring_counter;
+pub mod map_hist;
+pub mod ring_metric;
 
 use std::cell::RefCell;
 use std::rc::Rc;

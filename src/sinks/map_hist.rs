@@ -1,0 +1,215 @@
+//! Histograms read from hash maps whose key carries a slot (bucket index)
+//! field and whose value is a count — the layout of every BCC/libbpf-tools
+//! `*dist`/`*lat` tool. Each walk rebuilds one Prometheus histogram per label
+//! set (the key's other fields).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::{self, LabelPair, MetricFamily, MetricType};
+use prometheus::{IntCounter, Registry};
+
+use crate::config::Scheme;
+use crate::decode::{self, Value};
+use crate::error::{Error, Result};
+use crate::schema::Field;
+use crate::sinks::labels;
+
+/// Bucket bounds of slot `i`: (lower, inclusive upper).
+pub fn slot_bounds(scheme: Scheme, step: f64, i: u64) -> (f64, f64) {
+    match scheme {
+        Scheme::Log2 => {
+            let i = i.min(1023) as i32;
+            let lower = if i == 0 { 0.0 } else { 2f64.powi(i) };
+            (lower, 2f64.powi(i + 1) - 1.0)
+        }
+        Scheme::Linear => {
+            let lower = i as f64 * step;
+            let upper = if step.fract() == 0.0 { lower + step - 1.0 } else { lower + step };
+            (lower, upper)
+        }
+    }
+}
+
+struct Series {
+    labels: Vec<LabelPair>,
+    counts: BTreeMap<u64, u64>,
+}
+
+/// The state a walk updates.
+pub struct State {
+    series: HashMap<Vec<u8>, Series>,
+    label_fields: Vec<Field>,
+    names: Vec<String>,
+    slot: Field,
+    scheme: Scheme,
+    step: f64,
+    max_series: usize,
+    scratch: Vec<u8>,
+    dropped: IntCounter,
+    decode_errors: IntCounter,
+}
+
+impl State {
+    /// Starts a walk: every count is recomputed from the map.
+    pub fn begin(&mut self) {
+        for s in self.series.values_mut() {
+            s.counts.clear();
+        }
+    }
+
+    /// Adds one map entry: `key` holds the labels and the slot, `count` its value.
+    pub fn add(&mut self, key: &[u8], count: f64) {
+        let slot = match decode::read(&self.slot, key) {
+            Some(Value::U(v)) => v,
+            Some(Value::I(v)) if v >= 0 => v as u64,
+            _ => {
+                self.decode_errors.inc();
+                return;
+            }
+        };
+        if !labels::label_key(&self.label_fields, key, &mut self.scratch) {
+            self.decode_errors.inc();
+            return;
+        }
+        let count = if count.is_finite() && count > 0.0 { count as u64 } else { 0 };
+        if let Some(s) = self.series.get_mut(self.scratch.as_slice()) {
+            *s.counts.entry(slot).or_default() += count;
+            return;
+        }
+        if self.series.len() >= self.max_series {
+            self.dropped.inc();
+            return;
+        }
+        let labels = labels::label_pairs(&self.names, &self.label_fields, key);
+        let mut counts = BTreeMap::new();
+        counts.insert(slot, count);
+        self.series.insert(self.scratch.clone(), Series { labels, counts });
+    }
+
+    /// Ends a walk: label sets without entries disappear.
+    pub fn finish(&mut self) {
+        self.series.retain(|_, s| !s.counts.is_empty());
+    }
+}
+
+struct Inner {
+    desc: Desc,
+    state: Mutex<State>,
+}
+
+/// A histogram family mirrored from a hash map.
+#[derive(Clone)]
+pub struct MapHist {
+    inner: Arc<Inner>,
+    registry: Registry,
+}
+
+/// Everything needed to build a [`MapHist`].
+pub struct Spec<'a> {
+    pub name: &'a str,
+    pub help: &'a str,
+    pub label_fields: Vec<Field>,
+    pub slot: Field,
+    pub scheme: Scheme,
+    pub step: f64,
+    pub max_series: usize,
+    pub dropped: IntCounter,
+    pub decode_errors: IntCounter,
+}
+
+impl MapHist {
+    /// Registers the histogram.
+    pub fn new(registry: &Registry, spec: Spec<'_>) -> Result<Self> {
+        let names: Vec<String> = spec.label_fields.iter().map(|f| labels::label_name(&f.name)).collect();
+        let merr = |e: prometheus::Error| Error::Metric { name: spec.name.to_string(), reason: e.to_string() };
+        let desc = Desc::new(spec.name.to_string(), spec.help.to_string(), names.clone(), HashMap::new()).map_err(merr)?;
+        let state = State {
+            series: HashMap::new(),
+            label_fields: spec.label_fields,
+            names,
+            slot: spec.slot,
+            scheme: spec.scheme,
+            step: spec.step,
+            max_series: spec.max_series,
+            scratch: Vec::new(),
+            dropped: spec.dropped,
+            decode_errors: spec.decode_errors,
+        };
+        let me = MapHist { inner: Arc::new(Inner { desc, state: Mutex::new(state) }), registry: registry.clone() };
+        registry.register(Box::new(me.clone())).map_err(merr)?;
+        Ok(me)
+    }
+
+    /// Locks the state for a walk.
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Unregisters the metric.
+    pub fn unregister(&self) {
+        let _ = self.registry.unregister(Box::new(self.clone()));
+    }
+}
+
+impl Collector for MapHist {
+    fn desc(&self) -> Vec<&Desc> {
+        vec![&self.inner.desc]
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let st = self.lock();
+        // the same bucket bounds for every series: slots 0..=highest seen
+        let Some(max_slot) = st.series.values().filter_map(|s| s.counts.keys().next_back()).max().copied() else {
+            return Vec::new();
+        };
+        let max_slot = max_slot.min(1023);
+        let mut metrics = Vec::with_capacity(st.series.len());
+        for s in st.series.values() {
+            let mut buckets = Vec::with_capacity(max_slot as usize + 1);
+            let (mut cum, mut sum) = (0u64, 0f64);
+            for i in 0..=max_slot {
+                let n = s.counts.get(&i).copied().unwrap_or(0);
+                let (lo, hi) = slot_bounds(st.scheme, st.step, i);
+                cum += n;
+                sum += n as f64 * (lo + hi) / 2.0;
+                let mut b = proto::Bucket::default();
+                b.set_upper_bound(hi);
+                b.set_cumulative_count(cum);
+                buckets.push(b);
+            }
+            // slots beyond the cap still count in the total
+            cum += s.counts.range(max_slot + 1..).map(|(_, n)| n).sum::<u64>();
+            let mut h = proto::Histogram::default();
+            h.set_bucket(buckets);
+            h.set_sample_count(cum);
+            h.set_sample_sum(sum);
+            let mut m = proto::Metric::from_label(s.labels.clone());
+            m.set_histogram(h);
+            metrics.push(m);
+        }
+        drop(st);
+        let mut mf = MetricFamily::default();
+        mf.set_name(self.inner.desc.fq_name.clone());
+        mf.set_help(self.inner.desc.help.clone());
+        mf.set_field_type(MetricType::HISTOGRAM);
+        mf.set_metric(metrics);
+        vec![mf]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log2_and_linear_bounds() {
+        assert_eq!(slot_bounds(Scheme::Log2, 1.0, 0), (0.0, 1.0));
+        assert_eq!(slot_bounds(Scheme::Log2, 1.0, 1), (2.0, 3.0));
+        assert_eq!(slot_bounds(Scheme::Log2, 1.0, 10), (1024.0, 2047.0));
+        assert_eq!(slot_bounds(Scheme::Linear, 1.0, 5), (5.0, 5.0));
+        assert_eq!(slot_bounds(Scheme::Linear, 10.0, 2), (20.0, 29.0));
+        assert_eq!(slot_bounds(Scheme::Linear, 0.5, 2), (1.0, 1.5));
+    }
+}

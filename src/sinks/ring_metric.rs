@@ -1,0 +1,164 @@
+//! Metrics fed one event at a time (ring buffer and perf buffer maps):
+//! counter +1 per event, gauge set to the value field, histogram observing
+//! the value field; the remaining fields are labels. Label sets are cached
+//! by their raw bytes, so a known label set costs one hash lookup and an
+//! atomic update.
+
+use std::collections::HashMap;
+
+use prometheus::core::Collector;
+use prometheus::{Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry};
+
+use crate::decode;
+use crate::error::{Error, Result};
+use crate::schema::{Field, FieldKind, Plan};
+use crate::sinks::labels;
+
+/// Which metric an event map feeds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RingKind {
+    Counter,
+    Gauge,
+    Hist { buckets: Vec<f64> },
+}
+
+enum Vec3 {
+    Counter(IntCounterVec),
+    Gauge(GaugeVec),
+    Hist(HistogramVec),
+}
+
+enum Handle {
+    Counter(IntCounter),
+    Gauge(Gauge),
+    Hist(Histogram),
+}
+
+/// Default buckets: seconds for durations, powers of two for plain numbers.
+pub fn default_buckets(value: &FieldKind) -> Vec<f64> {
+    match value {
+        FieldKind::Duration => prometheus::DEFAULT_BUCKETS.to_vec(),
+        _ => (0..=30).map(|i| f64::from(1u32 << i)).collect(),
+    }
+}
+
+/// The metric of one event map.
+pub struct RingMetric {
+    vec: Vec3,
+    registry: Registry,
+    label_fields: Vec<Field>,
+    value: Option<Field>,
+    size: usize,
+    cache: HashMap<Vec<u8>, Handle>,
+    scratch: Vec<u8>,
+    max_series: usize,
+    dropped: IntCounter,
+    decode_errors: IntCounter,
+}
+
+/// Everything needed to build a [`RingMetric`].
+pub struct Spec<'a> {
+    pub name: &'a str,
+    pub help: &'a str,
+    pub kind: RingKind,
+    pub plan: &'a Plan,
+    pub label_fields: Vec<Field>,
+    pub value: Option<Field>,
+    pub max_series: usize,
+    pub dropped: IntCounter,
+    pub decode_errors: IntCounter,
+}
+
+impl RingMetric {
+    /// Registers the metric.
+    pub fn new(registry: &Registry, spec: Spec<'_>) -> Result<Self> {
+        let names: Vec<String> = spec.label_fields.iter().map(|f| labels::label_name(&f.name)).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let merr = |e: prometheus::Error| Error::Metric { name: spec.name.to_string(), reason: e.to_string() };
+        let vec = match &spec.kind {
+            RingKind::Counter => Vec3::Counter(IntCounterVec::new(Opts::new(spec.name, spec.help), &names).map_err(merr)?),
+            RingKind::Gauge => Vec3::Gauge(GaugeVec::new(Opts::new(spec.name, spec.help), &names).map_err(merr)?),
+            RingKind::Hist { buckets } => Vec3::Hist(
+                HistogramVec::new(HistogramOpts::new(spec.name, spec.help).buckets(buckets.clone()), &names)
+                    .map_err(merr)?,
+            ),
+        };
+        let boxed: Box<dyn Collector> = match &vec {
+            Vec3::Counter(v) => Box::new(v.clone()),
+            Vec3::Gauge(v) => Box::new(v.clone()),
+            Vec3::Hist(v) => Box::new(v.clone()),
+        };
+        registry.register(boxed).map_err(merr)?;
+        Ok(RingMetric {
+            vec,
+            registry: registry.clone(),
+            label_fields: spec.label_fields,
+            value: spec.value,
+            size: spec.plan.size,
+            cache: HashMap::new(),
+            scratch: Vec::new(),
+            max_series: spec.max_series,
+            dropped: spec.dropped,
+            decode_errors: spec.decode_errors,
+        })
+    }
+
+    /// Accounts one event.
+    pub fn on_event(&mut self, rec: &[u8]) {
+        if rec.len() < self.size || !labels::label_key(&self.label_fields, rec, &mut self.scratch) {
+            self.decode_errors.inc();
+            return;
+        }
+        let value = match &self.value {
+            Some(f) => match decode::read(f, rec).and_then(|v| v.as_f64()) {
+                Some(v) => v,
+                None => {
+                    self.decode_errors.inc();
+                    return;
+                }
+            },
+            None => 1.0,
+        };
+        if let Some(h) = self.cache.get(self.scratch.as_slice()) {
+            apply(h, value);
+            return;
+        }
+        if self.cache.len() >= self.max_series {
+            self.dropped.inc();
+            return;
+        }
+        let values = labels::label_values(&self.label_fields, rec);
+        let values: Vec<&str> = values.iter().map(String::as_str).collect();
+        let handle = match &self.vec {
+            Vec3::Counter(v) => v.get_metric_with_label_values(&values).map(Handle::Counter),
+            Vec3::Gauge(v) => v.get_metric_with_label_values(&values).map(Handle::Gauge),
+            Vec3::Hist(v) => v.get_metric_with_label_values(&values).map(Handle::Hist),
+        };
+        match handle {
+            Ok(h) => {
+                apply(&h, value);
+                self.cache.insert(self.scratch.clone(), h);
+            }
+            Err(_) => self.decode_errors.inc(),
+        }
+    }
+}
+
+fn apply(h: &Handle, value: f64) {
+    match h {
+        Handle::Counter(c) => c.inc(),
+        Handle::Gauge(g) => g.set(value),
+        Handle::Hist(hist) => hist.observe(value),
+    }
+}
+
+impl Drop for RingMetric {
+    fn drop(&mut self) {
+        let boxed: Box<dyn Collector> = match &self.vec {
+            Vec3::Counter(v) => Box::new(v.clone()),
+            Vec3::Gauge(v) => Box::new(v.clone()),
+            Vec3::Hist(v) => Box::new(v.clone()),
+        };
+        let _ = self.registry.unregister(boxed);
+    }
+}
