@@ -60,7 +60,7 @@ pub fn build(probe: &Probe, ctx: &Context) -> Result<Vec<MapWatch>> {
     probe
         .maps
         .iter()
-        .filter(|m| m.map_type != MapType::RingBuf)
+        .filter(|m| !matches!(m.map_type, MapType::RingBuf | MapType::PerfEventArray))
         .map(|m| watch(probe, m, ctx))
         .collect()
 }

@@ -54,6 +54,8 @@ pub struct Beed {
     pub stderr: mpsc::Receiver<String>,
     pub stdout: mpsc::Receiver<String>,
     pub log: Vec<String>,
+    /// Every JSON event read from stdout so far, and whether a wait returned it.
+    pub events: Vec<(serde_json::Value, bool)>,
 }
 
 impl Drop for Beed {
@@ -92,7 +94,7 @@ pub fn start(dir: &Path, config: &str) -> Result<Beed, String> {
         .map_err(|e| format!("starting beed: {e}"))?;
     let stderr = pump(child.stderr.take().ok_or("no stderr")?);
     let stdout = pump(child.stdout.take().ok_or("no stdout")?);
-    let mut b = Beed { child, port, stderr, stdout, log: Vec::new() };
+    let mut b = Beed { child, port, stderr, stdout, log: Vec::new(), events: Vec::new() };
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         match b.stderr.recv_timeout(Duration::from_millis(100)) {
@@ -120,18 +122,27 @@ impl Beed {
         http_get(self.port, "/metrics")
     }
 
-    /// Waits up to `timeout` for a stdout JSON line satisfying `pred`.
+    /// Waits up to `timeout` for a stdout JSON event satisfying `pred` that no
+    /// earlier wait returned (events are kept, in order, as they arrive).
     pub fn wait_event(
         &mut self,
         timeout: Duration,
         mut pred: impl FnMut(&serde_json::Value) -> bool,
     ) -> Option<serde_json::Value> {
+        for (v, taken) in self.events.iter_mut() {
+            if !*taken && pred(v) {
+                *taken = true;
+                return Some(v.clone());
+            }
+        }
         let deadline = Instant::now() + timeout;
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             match self.stdout.recv_timeout(left) {
                 Ok(line) => {
                     if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
-                        if pred(&v) {
+                        let hit = pred(&v);
+                        self.events.push((v.clone(), hit));
+                        if hit {
                             return Some(v);
                         }
                     }
