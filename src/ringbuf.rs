@@ -30,11 +30,18 @@ struct Consumer {
     sink: Sink,
     events: IntCounter,
     decode_errors: IntCounter,
+    /// Bytes a record may exceed its type by (perf pads samples to 8 bytes).
+    slack: usize,
 }
 
 impl Consumer {
     fn on_record(&mut self, rec: &[u8]) {
         self.events.inc();
+        if rec.len() > self.plan.size + self.slack {
+            // wider than its BTF type: the program and its declared type
+            // disagree; count it, and still decode the declared part
+            self.decode_errors.inc();
+        }
         let ok = match &mut self.sink {
             Sink::Print { pm, events } => events.borrow_mut().record(pm, &self.plan, rec),
             Sink::Metric(m) => {
@@ -160,5 +167,6 @@ fn consumer(probe: &Probe, m: &WatchedMap, ctx: &Context) -> Result<Consumer> {
             )?)
         }
     };
-    Ok(Consumer { plan: m.value.clone(), sink, events, decode_errors })
+    let slack = if m.map_type == MapType::PerfEventArray { 7 } else { 0 };
+    Ok(Consumer { plan: m.value.clone(), sink, events, decode_errors, slack })
 }

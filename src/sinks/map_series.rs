@@ -22,7 +22,10 @@ struct Series {
 
 /// The mutable state behind a [`MapSeries`]: updated by the walker.
 pub struct State {
-    series: HashMap<Box<[u8]>, Series>,
+    /// Keyed by the bytes of the label fields (not the whole key: padding
+    /// and dropped fields must not split a label set).
+    series: HashMap<Vec<u8>, Series>,
+    scratch: Vec<u8>,
     generation: u64,
     fields: Vec<Field>,
     names: Vec<String>,
@@ -38,15 +41,20 @@ impl State {
         self.generation += 1;
     }
 
-    /// Records one entry of the walk.
+    /// Records one entry of the walk. Entries that render to the same label
+    /// set (padding bytes differ, or fields were dropped) are summed.
     pub fn set(&mut self, key: &[u8], value: f64) {
-        if let Some(s) = self.series.get_mut(key) {
-            s.value = value;
-            s.generation = self.generation;
+        if key.len() < self.key_size || !labels::label_key(&self.fields, key, &mut self.scratch) {
+            self.decode_errors.inc();
             return;
         }
-        if key.len() < self.key_size {
-            self.decode_errors.inc();
+        if let Some(s) = self.series.get_mut(self.scratch.as_slice()) {
+            if s.generation == self.generation {
+                s.value += value;
+            } else {
+                s.value = value;
+                s.generation = self.generation;
+            }
             return;
         }
         if self.series.len() >= self.max_series {
@@ -54,7 +62,7 @@ impl State {
             return;
         }
         let labels = labels::label_pairs(&self.names, &self.fields, key);
-        self.series.insert(key.into(), Series { labels, value, generation: self.generation });
+        self.series.insert(self.scratch.clone(), Series { labels, value, generation: self.generation });
     }
 
     /// Ends a walk: entries not seen in it are removed.
@@ -106,6 +114,7 @@ impl MapSeries {
         let desc = Desc::new(name.to_string(), help.to_string(), names.clone(), HashMap::new()).map_err(merr)?;
         let state = State {
             series: HashMap::new(),
+            scratch: Vec::new(),
             generation: 0,
             fields,
             names,

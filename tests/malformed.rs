@@ -1,0 +1,126 @@
+//! Broken and hostile objects: every corruption is a clear error naming the
+//! object, never a panic; through beed, the broken probe is reported down
+//! while the others run.
+
+mod common;
+
+use std::process::Command;
+
+use beed::normalize::normalize;
+use beed::probe::inspect;
+use common::{fixture, is_root, sample, TestResult};
+
+fn legacy_object(dir: &std::path::Path) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    let out = dir.join("matrix-legacy.o");
+    let r = common::repo();
+    let st = Command::new("clang")
+        .args(["-g", "-O2", "-target", "bpf", "-D__TARGET_ARCH_x86", "-DLEGACY"])
+        .arg("-I")
+        .arg(r.join("vmlinux"))
+        .arg("-I")
+        .arg(r.join("solo_types"))
+        .arg("-c")
+        .arg(fixture("matrix.bpf.c"))
+        .arg("-o")
+        .arg(&out)
+        .status()?;
+    assert!(st.success());
+    Ok(std::fs::read(out)?)
+}
+
+fn section(obj: &[u8], name: &str) -> Option<(usize, usize)> {
+    let elf = beed::elf::Elf::parse(obj, "x").ok()?;
+    let s = elf.sections.iter().find(|s| s.name == name)?;
+    Some((s.offset, s.size))
+}
+
+fn variants(obj: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut v = Vec::new();
+    for cut in [0, 4, 20, 63, 64, 200, obj.len() / 3, obj.len() / 2, obj.len() - 1] {
+        v.push((format!("truncated at {cut}"), obj[..cut].to_vec()));
+    }
+    let mut o = obj.to_vec();
+    o[40..48].copy_from_slice(&(obj.len() as u64 * 4).to_le_bytes());
+    v.push(("section table offset past the end".into(), o));
+    let mut o = obj.to_vec();
+    o[60..62].copy_from_slice(&0xffffu16.to_le_bytes());
+    v.push(("section count 65535".into(), o));
+    let mut o = obj.to_vec();
+    o[62..64].copy_from_slice(&0x7fffu16.to_le_bytes());
+    v.push(("section name table index out of range".into(), o));
+    let mut o = obj.to_vec();
+    o[18] = 62;
+    v.push(("machine type x86-64".into(), o));
+    let mut o = obj.to_vec();
+    o[4] = 1;
+    v.push(("32-bit class".into(), o));
+    if let Some((off, size)) = section(obj, ".BTF") {
+        let mut o = obj.to_vec();
+        o[off] ^= 0xff;
+        v.push(("BTF magic".into(), o));
+        let mut o = obj.to_vec();
+        o[off + 12..off + 16].copy_from_slice(&u32::MAX.to_le_bytes());
+        v.push(("BTF type_len huge".into(), o));
+        let mut o = obj.to_vec();
+        o[off + 16..off + 20].copy_from_slice(&(size as u32).to_le_bytes());
+        v.push(("BTF str_off past the end".into(), o));
+        let mut o = obj.to_vec();
+        // the first type's info word: an unknown kind
+        o[off + 24 + 7] = 0x1f;
+        v.push(("BTF unknown kind".into(), o));
+        let mut o = obj.to_vec();
+        for b in &mut o[off + 24..off + size.min(400)] {
+            *b = b.wrapping_mul(31).wrapping_add(7);
+        }
+        v.push(("BTF types scrambled".into(), o));
+    }
+    v
+}
+
+#[test]
+fn malformed_objects_are_clear_errors() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let obj = legacy_object(dir.path())?;
+    // the pristine object works, both steps
+    inspect(&obj, "ok.o")?;
+    assert!(matches!(normalize(&obj, "ok.o")?, std::borrow::Cow::Owned(_)));
+    for (what, bytes) in variants(&obj) {
+        let name = format!("bad.o ({what})");
+        let r = std::panic::catch_unwind(|| (inspect(&bytes, &name).map(|_| ()), normalize(&bytes, &name).map(|_| ())));
+        let (a, b) = r.map_err(|_| format!("{what}: panicked"))?;
+        // every corruption is caught by at least the reader of the part it broke,
+        // and every error names the object
+        assert!(a.is_err() || b.is_err(), "{what}: accepted");
+        for e in [a.err(), b.err()].into_iter().flatten() {
+            let e = e.to_string();
+            assert!(e.starts_with(&name), "{what}: error does not name the object: {e}");
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn broken_object_is_one_failed_probe() -> TestResult {
+    if !is_root() {
+        return Err("run as root (make test)".into());
+    }
+    let dir = tempfile::tempdir()?;
+    let obj = legacy_object(dir.path())?;
+    let bad = dir.path().join("truncated.bpf.o");
+    std::fs::write(&bad, &obj[..obj.len() / 2])?;
+    let cfg = format!(
+        "[metrics]\nlisten = \"127.0.0.1:{{port}}\"\n[events]\noutput = \"stdout\"\n[probes.exitsnoop]\n[probes.broken]\nobject = \"{}\"\n",
+        bad.display()
+    );
+    let beed = common::start(dir.path(), &cfg)?;
+    let log = beed.log.join("\n");
+    assert!(log.contains(&format!("probe broken failed: {}: not a valid BPF ELF object", bad.display())), "{log}");
+    let text = beed.scrape()?;
+    assert_eq!(sample(&text, "beed_probe_up", &[("probe", "broken")]), Some(0.0));
+    assert_eq!(sample(&text, "beed_probe_up", &[("probe", "exitsnoop")]), Some(1.0));
+    // --check-config reports it too, without loading anything
+    let out = Command::new(env!("CARGO_BIN_EXE_beed")).arg("--check-config").arg("-c").arg(dir.path().join("beed.toml")).output()?;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("probe broken"), "{}", String::from_utf8_lossy(&out.stderr));
+    Ok(())
+}
