@@ -25,6 +25,10 @@ build: deps
 bench: deps tracefs
 	benches/run.sh
 
+# fuzz the object normalizer and the BTF schema builder (FUZZ_SECONDS per target)
+fuzz: deps
+	fuzz/run.sh
+
 deps: $(DEPS_STAMP)
 
 $(DEPS_STAMP):

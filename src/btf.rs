@@ -92,6 +92,9 @@ impl Btf {
         }
         let hdr = |o| u32_at(data, o).ok_or_else(|| bad("truncated header".into()));
         let hdr_len = hdr(4)? as usize;
+        if hdr_len < 24 {
+            return Err(bad(format!("header length {hdr_len} is shorter than the 24-byte BTF header")));
+        }
         let (type_off, type_len) = (hdr(8)? as usize, hdr(12)? as usize);
         let (str_off, str_len) = (hdr(16)? as usize, hdr(20)? as usize);
         let section = |off: usize, len: usize, name: &str| {

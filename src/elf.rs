@@ -93,8 +93,12 @@ impl<'a> Elf<'a> {
         }
         let strtab = raw
             .get(shstrndx)
-            .map(|&(_, _, off, size)| &data[off..off + size])
-            .ok_or_else(|| bad("section name table index out of range"))?;
+            .ok_or_else(|| bad("section name table index out of range"))
+            .and_then(|&(_, _, off, size)| {
+                off.checked_add(size)
+                    .and_then(|end| data.get(off..end))
+                    .ok_or_else(|| bad("section name table runs past the end of the file"))
+            })?;
         let sections = raw
             .into_iter()
             .map(|(name, kind, offset, size)| Section {
@@ -113,7 +117,7 @@ impl<'a> Elf<'a> {
         if s.kind == SHT_NOBITS {
             return Some(&[]);
         }
-        self.data.get(s.offset..s.offset + s.size)
+        self.data.get(s.offset..s.offset.checked_add(s.size)?)
     }
 }
 
@@ -137,7 +141,8 @@ impl Elf<'_> {
     /// Every named symbol (empty when the object has no symbol table).
     pub fn symbols(&self) -> Vec<Symbol> {
         let Some(symtab) = self.sections.iter().find(|s| s.kind == 2) else { return Vec::new() };
-        let Some(data) = self.data.get(symtab.offset..symtab.offset + symtab.size) else { return Vec::new() };
+        let Some(end) = symtab.offset.checked_add(symtab.size) else { return Vec::new() };
+        let Some(data) = self.data.get(symtab.offset..end) else { return Vec::new() };
         let strtab = self.section_data(".strtab").unwrap_or(&[]);
         data.chunks_exact(24)
             .filter_map(|s| {

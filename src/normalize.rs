@@ -96,6 +96,9 @@ pub fn normalize<'a>(bytes: &'a [u8], what: &str) -> Result<Cow<'a, [u8]>> {
     let shoff = u64_at(bytes, 40).ok_or_else(|| bad("truncated header"))? as usize;
     let shnum = u16_at(bytes, 60).ok_or_else(|| bad("truncated header"))? as usize;
     let shstrndx = u16_at(bytes, 62).ok_or_else(|| bad("truncated header"))? as usize;
+    if shnum + 3 >= 0xff00 {
+        return Err(bad("too many sections to add the merged .maps section"));
+    }
     let mut shdrs = Vec::with_capacity(shnum);
     for i in 0..shnum {
         shdrs.push(Shdr::read(bytes, shoff + i * 64).ok_or_else(|| bad("truncated section header"))?);
@@ -141,7 +144,7 @@ pub fn normalize<'a>(bytes: &'a [u8], what: &str) -> Result<Cow<'a, [u8]>> {
         rel_link = s.link;
         let shift = base[target].unwrap_or(0);
         for r in data.chunks_exact(REL_SIZE) {
-            let off = u64_at(r, 0).unwrap_or(0) + shift;
+            let off = u64_at(r, 0).unwrap_or(0).wrapping_add(shift);
             rels.extend_from_slice(&off.to_le_bytes());
             rels.extend_from_slice(&r[8..16]);
         }
@@ -163,7 +166,7 @@ pub fn normalize<'a>(bytes: &'a [u8], what: &str) -> Result<Cow<'a, [u8]>> {
         if info & 0xf == 3 {
             continue; // STT_SECTION symbol of the old section: leave it
         }
-        let value = u64_at(&out, off + 8).unwrap_or(0) + b;
+        let value = u64_at(&out, off + 8).unwrap_or(0).wrapping_add(*b);
         out[off + 6..off + 8].copy_from_slice(&(maps_idx as u16).to_le_bytes());
         out[off + 8..off + 16].copy_from_slice(&value.to_le_bytes());
     }

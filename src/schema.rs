@@ -211,6 +211,8 @@ struct Builder<'a> {
 }
 
 const MAX_NESTING: usize = 8;
+/// Bound on flattened fields, so a hostile BTF cannot make plans explode.
+const MAX_FIELDS: usize = 1024;
 
 impl Builder<'_> {
     fn err(&self, field: &str, reason: impl Into<String>) -> Error {
@@ -257,15 +259,13 @@ impl Builder<'_> {
         if shift as u32 + bits > 64 {
             return Err(self.err(name, "bitfield spans more than 8 bytes"));
         }
-        self.fields.push(Field {
-            name: name.to_string(),
-            offset: base + (bit_off / 8) as usize,
-            kind: FieldKind::Bits { shift, bits: bits as u8, signed },
-        });
-        Ok(())
+        self.push(name, base + (bit_off / 8) as usize, FieldKind::Bits { shift, bits: bits as u8, signed })
     }
 
     fn push(&mut self, name: &str, offset: usize, kind: FieldKind) -> Result<()> {
+        if self.fields.len() >= MAX_FIELDS {
+            return Err(self.err(name, format!("more than {MAX_FIELDS} fields after flattening")));
+        }
         self.fields.push(Field { name: name.to_string(), offset, kind });
         Ok(())
     }

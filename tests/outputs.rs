@@ -199,3 +199,49 @@ fn every_output_kind_name_prefix_spelling() -> TestResult {
 fn every_output_kind_section_suffix_spelling() -> TestResult {
     run_matrix(true)
 }
+
+#[test]
+fn label_selection_and_series_cap() -> TestResult {
+    if !is_root() {
+        return Err("run as root (make test)".into());
+    }
+    let dir = tempfile::tempdir()?;
+    let obj = common::compile(&fixture("user_probe.bpf.c"), dir.path())?;
+    let getppid = dir.path().join("getppid");
+    assert!(Command::new("cc").arg("-O2").arg("-o").arg(&getppid).arg(fixture("getppid.c")).status()?.success());
+    let cfg = format!(
+        "[metrics]\nlisten = \"127.0.0.1:{{port}}\"\n[events]\noutput = \"none\"\n[poll]\ninterval = \"100ms\"\n\
+         [probes.labels]\nobject = \"{}\"\n\
+         [probes.labels.maps.counter_getppid]\nmax_series = 2\n\
+         [probes.labels.maps.gauge_last_pid]\ndrop = [\"comm\"]\n",
+        obj.display()
+    );
+    let beed = common::start(dir.path(), &cfg)?;
+    for comm in ["beecapa", "beecapb", "beecapc", "beecapd"] {
+        assert!(Command::new(&getppid).args([comm, "2"]).status()?.success());
+    }
+    let dropped = beed.wait_sample(
+        "beed_series_dropped_total",
+        &[("probe", "labels"), ("map", "counter_getppid")],
+        Some(2.0),
+        Duration::from_secs(10),
+    )?;
+    let text = beed.scrape()?;
+    let series = text.lines().filter(|l| l.starts_with("ebpf_solo_io_counter_getppid{")).count();
+    assert_eq!(series, 2, "{text}");
+    // other processes call getppid too, so at least the 4 test comms beyond the cap were refused
+    assert!(dropped.is_some_and(|d| d >= 2.0), "dropped {dropped:?}\n{text}");
+    // dropping the only key field leaves one series: the sum over all entries
+    assert!(text.lines().any(|l| l.starts_with("ebpf_solo_io_gauge_last_pid ")), "{text}");
+    assert!(!text.contains("ebpf_solo_io_gauge_last_pid{"), "{text}");
+    // naming a field that does not exist is a clear per-probe error
+    let bad = format!(
+        "[metrics]\nlisten = \"127.0.0.1:{{port}}\"\n[events]\noutput = \"none\"\n[probes.bad]\nobject = \"{}\"\n[probes.bad.maps.counter_getppid]\nlabels = [\"pid\"]\n[probes.bad.maps.nosuchmap]\n",
+        obj.display()
+    );
+    let dir2 = tempfile::tempdir()?;
+    let b2 = common::start(dir2.path(), &bad)?;
+    let log = b2.log.join("\n");
+    assert!(log.contains("probes.bad.maps.nosuchmap: the object has no watched map `nosuchmap`"), "{log}");
+    Ok(())
+}

@@ -1,0 +1,25 @@
+//! The BTF reader and the decode-plan builder on arbitrary raw BTF: every
+//! type id is planned as a map value; errors are fine, panics are not, and
+//! every plan must stay inside its type's size.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(btf) = beed::btf::Btf::parse(data, "fuzz") else { return };
+    let _ = beed::schema::map_defs(&btf);
+    let _ = beed::normalize::merge_map_datasecs(data, "fuzz");
+    for id in 0..btf.types.len().min(256) as u32 {
+        if let Ok(plan) = beed::schema::plan(&btf, id, "m", "value") {
+            if plan.size > 1 << 20 {
+                continue;
+            }
+            let rec = vec![0xa5u8; plan.size];
+            let mut out = String::new();
+            beed::decode::write_json_object(&plan, &rec, &mut out);
+            for f in &plan.fields {
+                assert!(f.offset + f.kind.width() <= plan.size);
+            }
+        }
+    }
+});
