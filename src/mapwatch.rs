@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use libbpf_rs::{MapHandle, MapType};
 use prometheus::{Gauge, IntCounter, IntGauge};
+#[allow(unused_imports)]
+use libbpf_rs::MapCore as _;
 
 use crate::convention::{metric_name, Output};
 use crate::decode;
@@ -25,6 +27,8 @@ enum Kind {
     Print { pm: PrintMap, prev: HashMap<Vec<u8>, Vec<u8>>, seen: Vec<(Vec<u8>, Vec<u8>)>, summed: Vec<u8> },
     Metric { series: MapSeries, field: Field },
     Hist { hist: MapHist, field: Field },
+    /// The probe's `beed_lost` drop counter.
+    Lost { counter: IntCounter, last: u64 },
 }
 
 /// One watched hash/array map and its schedule.
@@ -50,19 +54,51 @@ impl Drop for MapWatch {
         match &self.kind {
             Kind::Metric { series, .. } => series.unregister(),
             Kind::Hist { hist, .. } => hist.unregister(),
-            Kind::Print { .. } => {}
+            Kind::Print { .. } | Kind::Lost { .. } => {}
         }
     }
 }
 
 /// Builds the walkers of every non-ringbuf watched map of `probe`.
 pub fn build(probe: &Probe, ctx: &Context) -> Result<Vec<MapWatch>> {
-    probe
+    let mut out: Vec<MapWatch> = probe
         .maps
         .iter()
         .filter(|m| !matches!(m.map_type, MapType::RingBuf | MapType::PerfEventArray))
         .map(|m| watch(probe, m, ctx))
-        .collect()
+        .collect::<Result<_>>()?;
+    if let Some(l) = &probe.lost {
+        out.push(lost_watch(probe, l, ctx)?);
+    }
+    Ok(out)
+}
+
+fn lost_watch(probe: &Probe, l: &crate::probe::LostMap, ctx: &Context) -> Result<MapWatch> {
+    let name = crate::probe::LOST_MAP;
+    let labels = [probe.name.as_str(), name];
+    let err = |reason: String| Error::Map { map: name.to_string(), reason };
+    let walker = Walker::new(l.key_size, l.value_size, l.percpu).map_err(|e| err(format!("walker: {e}")))?;
+    let handle = MapHandle::try_from(&l.handle).map_err(|e| Error::libbpf(format!("map {name}: duplicating its fd"), e))?;
+    let u64_plan = Plan {
+        type_name: "u64".into(),
+        size: 8,
+        fields: vec![Field { name: "value".into(), offset: 0, kind: FieldKind::Unsigned(8) }],
+    };
+    Ok(MapWatch {
+        name: name.to_string(),
+        handle,
+        walker,
+        key: u64_plan.clone(),
+        value: u64_plan,
+        percpu_slot: l.percpu.then_some(8),
+        kind: Kind::Lost { counter: ctx.selfm.events_lost.with_label_values(&[probe.name.as_str()]), last: 0 },
+        interval: probe.interval,
+        next_due: Instant::now(),
+        walk_seconds: ctx.selfm.walk_seconds.with_label_values(&labels),
+        walk_errors: ctx.selfm.walk_errors.with_label_values(&labels),
+        entries: ctx.selfm.map_entries.with_label_values(&labels),
+        decode_errors: ctx.selfm.decode_errors.with_label_values(&labels),
+    })
 }
 
 fn watch(probe: &Probe, m: &WatchedMap, ctx: &Context) -> Result<MapWatch> {
@@ -208,6 +244,18 @@ impl MapWatch {
                     st.finish();
                 }
                 self.decode_errors.inc_by(bad);
+                r
+            }
+            Kind::Lost { counter, last } => {
+                let mut total = 0u64;
+                let slot = self.percpu_slot;
+                let field = &self.value.fields[0];
+                let r = self.walker.walk(fd, |_, v| total += numeric(field, v, slot).unwrap_or(0.0) as u64);
+                if r.is_ok() {
+                    // the kernel counter only grows; if it went back the probe was reset
+                    counter.inc_by(if total >= *last { total - *last } else { total });
+                    *last = total;
+                }
                 r
             }
             Kind::Hist { hist, field } => {

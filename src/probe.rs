@@ -30,6 +30,18 @@ pub struct WatchedMap {
     pub max_entries: u32,
 }
 
+/// A probe's `beed_lost` map.
+#[derive(Debug)]
+pub struct LostMap {
+    pub handle: MapHandle,
+    pub key_size: u32,
+    pub value_size: u32,
+    pub percpu: bool,
+}
+
+/// Name of the map a probe counts its own drops in.
+pub const LOST_MAP: &str = "beed_lost";
+
 /// A loaded and attached probe. Dropping it detaches and unloads it.
 pub struct Probe {
     pub name: String,
@@ -37,6 +49,11 @@ pub struct Probe {
     pub map_configs: std::collections::BTreeMap<String, crate::config::MapConfig>,
     pub maps: Vec<WatchedMap>,
     pub programs: Vec<String>,
+    /// The probe's own drop counter: an ARRAY or PERCPU_ARRAY named
+    /// `beed_lost` whose u64 values count events the program could not
+    /// submit (e.g. `bpf_ringbuf_reserve` failed); exported as
+    /// `beed_events_lost_total{probe}`.
+    pub lost: Option<LostMap>,
     _links: Vec<Link>,
     _object: Object,
 }
@@ -261,7 +278,23 @@ pub fn load(cfg: &ProbeConfig) -> Result<Probe> {
         });
     }
 
+    let lost = match object.maps().find(|m| m.name() == LOST_MAP) {
+        Some(m) if matches!(m.map_type(), MapType::Array | MapType::PercpuArray) && m.value_size() == 8 => Some(LostMap {
+            handle: MapHandle::try_from(&m).map_err(|e| Error::libbpf(format!("map {LOST_MAP}: duplicating its fd"), e))?,
+            key_size: m.key_size(),
+            value_size: m.value_size(),
+            percpu: m.map_type() == MapType::PercpuArray,
+        }),
+        Some(_) => {
+            return Err(Error::Map {
+                map: LOST_MAP.into(),
+                reason: "must be an ARRAY or PERCPU_ARRAY with u64 values".into(),
+            })
+        }
+        None => None,
+    };
     Ok(Probe {
+        lost,
         name: cfg.name.clone(),
         interval: cfg.interval,
         map_configs: cfg.maps.clone(),

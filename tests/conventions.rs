@@ -85,3 +85,37 @@ fn bad_vars_are_clear_per_probe_errors() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn drops_in_the_kernel_are_counted() -> TestResult {
+    if !is_root() {
+        return Err("run as root (make test)".into());
+    }
+    let dir = tempfile::tempdir()?;
+    let obj = compile(&fixture("lossy.bpf.c"), dir.path())?;
+    let gen = dir.path().join("getppid");
+    assert!(Command::new("cc").arg("-O2").arg("-o").arg(&gen).arg(fixture("getppid.c")).status()?.success());
+    let cfg = format!(
+        "[metrics]\nlisten = \"127.0.0.1:{{port}}\"\n[events]\noutput = \"none\"\n[poll]\nlatency = \"300ms\"\ninterval = \"100ms\"\n\
+         [probes.lossy]\nobject = \"{}\"\n",
+        obj.display()
+    );
+    let beed = common::start(dir.path(), &cfg)?;
+    let n = 5000u64;
+    assert!(Command::new(&gen).args(["beelossy", &n.to_string()]).status()?.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let (mut read, mut lost) = (None, None);
+    while std::time::Instant::now() < deadline {
+        let text = beed.scrape()?;
+        read = sample(&text, "beed_events_total", &[("map", "print_burst")]);
+        lost = sample(&text, "beed_events_lost_total", &[("probe", "lossy")]);
+        if read.unwrap_or(0.0) + lost.unwrap_or(0.0) == n as f64 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (read, lost) = (read.unwrap_or(0.0), lost.unwrap_or(0.0));
+    assert_eq!(read + lost, n as f64, "read {read} + lost {lost} != {n}");
+    assert!(lost > 0.0 && read > 0.0, "read {read}, lost {lost}: the burst should overflow a 4 KiB ring");
+    Ok(())
+}

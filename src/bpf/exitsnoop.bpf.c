@@ -24,6 +24,23 @@ struct {
 	__type(value, struct exit_event);
 } print_exits SEC(".maps");
 
+/* events the ring buffer had no room for: beed exports them as
+ * beed_events_lost_total{probe} */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, u64);
+} beed_lost SEC(".maps");
+
+static __always_inline void count_lost(void)
+{
+	u32 zero = 0;
+	u64 *n = bpf_map_lookup_elem(&beed_lost, &zero);
+	if (n)
+		*n += 1;
+}
+
 SEC("tracepoint/sched/sched_process_exit")
 int sched_process_exit(void *ctx)
 {
@@ -39,8 +56,10 @@ int sched_process_exit(void *ctx)
 		return 0;
 
 	e = bpf_ringbuf_reserve(&print_exits, sizeof(*e), 0);
-	if (!e)
+	if (!e) {
+		count_lost();
 		return 0;
+	}
 
 	task = (struct task_struct *)bpf_get_current_task();
 	code = BPF_CORE_READ(task, exit_code);

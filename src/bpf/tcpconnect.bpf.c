@@ -38,6 +38,23 @@ struct {
 	__type(value, struct connect_event);
 } print_connects SEC(".maps");
 
+/* events the ring buffer had no room for: beed exports them as
+ * beed_events_lost_total{probe} */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, u64);
+} beed_lost SEC(".maps");
+
+static __always_inline void count_lost(void)
+{
+	u32 zero = 0;
+	u64 *n = bpf_map_lookup_elem(&beed_lost, &zero);
+	if (n)
+		*n += 1;
+}
+
 SEC("tracepoint/sock/inet_sock_set_state")
 int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 {
@@ -64,8 +81,10 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		__sync_fetch_and_add(count, 1);
 
 	e = bpf_ringbuf_reserve(&print_connects, sizeof(*e), 0);
-	if (!e)
+	if (!e) {
+		count_lost();
 		return 0;
+	}
 	e->pid = bpf_get_current_pid_tgid() >> 32;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	e->saddr = key.saddr;
