@@ -96,6 +96,9 @@ pub fn normalize<'a>(bytes: &'a [u8], what: &str) -> Result<Cow<'a, [u8]>> {
     let shoff = u64_at(bytes, 40).ok_or_else(|| bad("truncated header"))? as usize;
     let shnum = u16_at(bytes, 60).ok_or_else(|| bad("truncated header"))? as usize;
     let shstrndx = u16_at(bytes, 62).ok_or_else(|| bad("truncated header"))? as usize;
+    if u16_at(bytes, 58) != Some(64) {
+        return Err(bad("section header entries are not 64 bytes"));
+    }
     if shnum + 3 >= 0xff00 {
         return Err(bad("too many sections to add the merged .maps section"));
     }

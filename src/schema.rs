@@ -288,12 +288,12 @@ impl Builder<'_> {
         let t = btf.get(rid).ok_or_else(|| self.err(name, format!("dangling type id {rid}")))?;
         match &t.kind {
             Kind::Int { size, signed, is_bool, bits, bit_offset, .. } => {
-                if *bit_offset != 0 || (*bits != 0 && *bits != size * 8) {
-                    return Err(self.err(name, "integers with an odd bit layout are not supported"));
-                }
                 let n = int_size(*size).ok_or_else(|| {
                     self.err(name, format!("{}-byte integers are not supported (8 to 64 bits are)", size))
                 })?;
+                if *bit_offset != 0 || (*bits != 0 && *bits != u32::from(n) * 8) {
+                    return Err(self.err(name, "integers with an odd bit layout are not supported"));
+                }
                 let kind = if *is_bool {
                     FieldKind::Bool(n)
                 } else if *signed {

@@ -102,6 +102,9 @@ pub fn encode(btf: &Btf, probe: &str, var: &RodataVar, value: &toml::Value) -> R
 }
 
 fn int_bytes(i: i64, size: u32, signed: bool) -> Option<Vec<u8>> {
+    if !matches!(size, 1 | 2 | 4 | 8) {
+        return None;
+    }
     let bits = size * 8;
     let ok = match (signed, bits) {
         (_, 64) if signed => true,

@@ -124,3 +124,29 @@ fn broken_object_is_one_failed_probe() -> TestResult {
     assert!(String::from_utf8_lossy(&out.stderr).contains("probe broken"), "{}", String::from_utf8_lossy(&out.stderr));
     Ok(())
 }
+
+/// Inputs the fuzzers once crashed beed with, kept as regressions.
+#[test]
+fn fuzz_regressions_do_not_panic() -> TestResult {
+    let dir = common::repo().join("tests/fixtures/fuzz-regressions");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir)? {
+        let path = entry?.path();
+        let data = std::fs::read(&path)?;
+        let name = path.display().to_string();
+        std::panic::catch_unwind(|| {
+            let _ = inspect(&data, &name);
+            let _ = normalize(&data, &name);
+            if let Ok(btf) = beed::btf::Btf::parse(&data, &name) {
+                let _ = beed::schema::map_defs(&btf);
+                for id in 0..btf.types.len().min(256) as u32 {
+                    let _ = beed::schema::plan(&btf, id, "m", "value");
+                }
+            }
+        })
+        .map_err(|_| format!("{name}: panicked"))?;
+        n += 1;
+    }
+    assert!(n >= 2, "regression inputs missing from {}", dir.display());
+    Ok(())
+}
