@@ -224,9 +224,12 @@ pub fn load(cfg: &ProbeConfig) -> Result<Probe> {
     for prog in object.progs_mut() {
         let name = prog.name().to_string_lossy().into_owned();
         let section = prog.section().to_string_lossy().into_owned();
-        let link = prog.attach().map_err(|e| {
+        let (attached, log) = capture_libbpf(|| prog.attach());
+        let link = attached.map_err(|e| {
             let h = hint(&section, &e);
-            Error::libbpf(format!("program {name} (SEC(\"{section}\")): attach failed{h}"), e)
+            let detail: Vec<&str> = log.lines().map(|l| l.trim_start_matches("libbpf: ")).collect();
+            let detail = if detail.is_empty() { String::new() } else { format!(" [libbpf: {}]", detail.join("; ")) };
+            Error::libbpf(format!("program {name} (SEC(\"{section}\")): attach failed{h}{detail}"), e)
         })?;
         links.push(link);
         programs.push(name);

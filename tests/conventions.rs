@@ -119,3 +119,29 @@ fn drops_in_the_kernel_are_counted() -> TestResult {
     assert!(lost > 0.0 && read > 0.0, "read {read}, lost {lost}: the burst should overflow a 4 KiB ring");
     Ok(())
 }
+
+#[test]
+fn seed_exitsnoop_runs_unchanged() -> TestResult {
+    if !is_root() {
+        return Err("run as root (make test)".into());
+    }
+    // the seed document's exitsnoop, verbatim: section-suffix spelling
+    // (`} exits SEC(".maps.print");`), compiled by plain clang
+    let dir = tempfile::tempdir()?;
+    let obj = compile(&fixture("seed_exitsnoop.bpf.c"), dir.path())?;
+    let cfg = format!(
+        "[metrics]\nlisten = \"127.0.0.1:{{port}}\"\n[events]\noutput = \"stdout\"\n[probes.seed]\nobject = \"{}\"\n",
+        obj.display()
+    );
+    let mut beed = common::start(dir.path(), &cfg)?;
+    let child = Command::new("sleep").arg("0.01").spawn()?;
+    let pid = child.id() as u64;
+    child.wait_with_output()?;
+    let ev = beed
+        .wait_event(Duration::from_secs(10), |v| v["entry"]["pid"].as_u64() == Some(pid))
+        .ok_or("no exit event from the seed's exitsnoop")?;
+    assert_eq!(ev["mapName"], "exits");
+    assert_eq!(ev["entry"]["comm"], "sleep");
+    assert_eq!(ev["entry"]["ppid"].as_u64(), Some(std::process::id() as u64));
+    Ok(())
+}
