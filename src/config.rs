@@ -100,6 +100,40 @@ pub struct RawProbe {
     /// Per-map output settings.
     #[serde(default)]
     pub maps: BTreeMap<String, MapConfig>,
+    /// Attach targets of programs that need them (uprobe, usdt, perf_event,
+    /// xdp, tc), by program (C function) name.
+    #[serde(default)]
+    pub attach: BTreeMap<String, AttachConfig>,
+    /// Kernel BTF to relocate against, for kernels without
+    /// /sys/kernel/btf/vmlinux (e.g. a file from btfhub).
+    #[serde(default)]
+    pub btf_path: Option<Spanned<PathBuf>>,
+}
+
+/// `[probes.NAME.attach.PROGRAM]`: where a program attaches when its
+/// section name does not say it all.
+#[derive(Debug, Deserialize, Clone, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AttachConfig {
+    /// uprobe/uretprobe/usdt: the binary or library.
+    pub binary: Option<PathBuf>,
+    /// uprobe: the function (symbol) to probe.
+    pub func: Option<String>,
+    /// uprobe: offset added to `func` (or from the start of the file).
+    pub offset: Option<u64>,
+    /// uprobe/usdt: only this process (default: all).
+    pub pid: Option<i32>,
+    /// usdt: provider and probe name.
+    pub provider: Option<String>,
+    pub name: Option<String>,
+    /// xdp/tc: network interface.
+    pub interface: Option<String>,
+    /// tc: "ingress" (default) or "egress".
+    pub direction: Option<String>,
+    /// perf_event: samples per second on every CPU (default 49).
+    pub frequency: Option<u64>,
+    /// perf_event: sample every N events instead of a frequency.
+    pub period: Option<u64>,
 }
 
 /// How a hash histogram's slot field maps to bucket bounds.
@@ -157,6 +191,8 @@ pub struct ProbeConfig {
     pub interval: Duration,
     pub vars: BTreeMap<String, toml::Value>,
     pub maps: BTreeMap<String, MapConfig>,
+    pub attach: BTreeMap<String, AttachConfig>,
+    pub btf_path: Option<PathBuf>,
 }
 
 /// A validated configuration.
@@ -267,7 +303,30 @@ fn probe(
             return Err(at_map("max_series must be at least 1".into()));
         }
     }
+    let btf_path = match &p.btf_path {
+        None => None,
+        Some(b) => {
+            let f = b.get_ref();
+            let f = if f.is_relative() { path.parent().unwrap_or(Path::new(".")).join(f) } else { f.clone() };
+            if !f.is_file() {
+                return Err(at(b.span().start, format!("probes.{name}.btf_path: {} does not exist", f.display())));
+            }
+            Some(f)
+        }
+    };
+    for (prog, a) in &p.attach {
+        if let Some(d) = &a.direction {
+            if d != "ingress" && d != "egress" {
+                return Err(at(pos, format!("probes.{name}.attach.{prog}.direction: `{d}` (use ingress or egress)")));
+            }
+        }
+        if a.frequency.is_some() && a.period.is_some() {
+            return Err(at(pos, format!("probes.{name}.attach.{prog}: set frequency or period, not both")));
+        }
+    }
     Ok(p.enabled.then(|| ProbeConfig {
+        attach: p.attach.clone(),
+        btf_path,
         name: name.clone(),
         defined_in: path.to_path_buf(),
         source,

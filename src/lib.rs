@@ -5,6 +5,7 @@
 //! decode plans) → ringbuf poller / map walker (engine thread) → decode →
 //! sinks (events, metrics) → http.
 
+pub mod attach;
 pub mod btf;
 pub mod config;
 pub mod convention;

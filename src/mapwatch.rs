@@ -117,7 +117,7 @@ fn watch(probe: &Probe, m: &WatchedMap, ctx: &Context) -> Result<MapWatch> {
     let default_cfg = MapConfig::default();
     let cfg = probe.map_config(&m.name).unwrap_or(&default_cfg);
     let max_series = cfg.max_series.unwrap_or(ctx.max_series);
-    let help = format!("bee {} of map {} in probe {}", m.output, m.name, probe.name);
+    let help = format!("bee {} of map {}", m.output, m.name);
     let kind = match m.output {
         Output::Print => {
             let pm = PrintMap::new(&mut ctx.events.borrow_mut(), &probe.name, &m.name, &m.value);
@@ -130,6 +130,7 @@ fn watch(probe: &Probe, m: &WatchedMap, ctx: &Context) -> Result<MapWatch> {
                 &metric_name(&m.name),
                 &help,
                 m.output == Output::Counter,
+                &probe.name,
                 &key,
                 labels::select(&m.name, &key, cfg, &[])?,
                 max_series,
@@ -161,6 +162,7 @@ fn watch(probe: &Probe, m: &WatchedMap, ctx: &Context) -> Result<MapWatch> {
                 map_hist::Spec {
                     name: &metric_name(&m.name),
                     help: &help,
+                    probe: &probe.name,
                     label_fields: labels::select(&m.name, &key, cfg, &[slot.name.as_str()])?,
                     slot,
                     scheme: cfg.scheme,

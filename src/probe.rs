@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use libbpf_rs::{Link, MapCore, MapHandle, MapType, Object, ObjectBuilder};
+use libbpf_rs::{MapCore, MapHandle, MapType, Object, ObjectBuilder};
 
 use crate::btf::Btf;
 use crate::config::{ProbeConfig, ProbeSource};
@@ -54,7 +54,7 @@ pub struct Probe {
     /// submit (e.g. `bpf_ringbuf_reserve` failed); exported as
     /// `beed_events_lost_total{probe}`.
     pub lost: Option<LostMap>,
-    _links: Vec<Link>,
+    _links: Vec<crate::attach::Attachment>,
     _object: Object,
 }
 
@@ -118,25 +118,6 @@ fn object_bytes(cfg: &ProbeConfig) -> Result<(std::borrow::Cow<'static, [u8]>, S
     }
 }
 
-/// Why a program may have failed to load or attach, from its section name.
-fn hint(section: &str, err: &libbpf_rs::Error) -> &'static str {
-    let kind = section.split('/').next().unwrap_or("");
-    let eperm = err.kind() == libbpf_rs::ErrorKind::PermissionDenied;
-    match kind {
-        "kprobe" | "kretprobe" | "ksyscall" | "kretsyscall" => {
-            " (kprobes may not be enabled in this kernel (CONFIG_KPROBES), or the function does not exist in /proc/kallsyms; prefer a tracepoint)"
-        }
-        "fentry" | "fexit" | "fmod_ret" | "lsm" | "lsm.s" if eperm => {
-            " (this kernel refuses BPF trampoline programs (fentry/fexit/LSM); LSM also needs `bpf` in the lsm= boot parameter)"
-        }
-        "tracepoint" | "tp" if err.kind() == libbpf_rs::ErrorKind::NotFound => {
-            " (no such tracepoint in this kernel, or tracefs is not mounted)"
-        }
-        _ if eperm => " (beed needs root or CAP_BPF+CAP_PERFMON)",
-        _ => "",
-    }
-}
-
 /// Loads and attaches one probe.
 pub fn load(cfg: &ProbeConfig) -> Result<Probe> {
     let (bytes, what) = object_bytes(cfg)?;
@@ -157,6 +138,11 @@ pub fn load(cfg: &ProbeConfig) -> Result<Probe> {
 
     let mut builder = ObjectBuilder::default();
     builder.name(&cfg.name).map_err(|e| Error::libbpf(format!("{what}: naming object"), e))?;
+    if let Some(btf) = &cfg.btf_path {
+        builder
+            .btf_custom_path(btf)
+            .map_err(|e| Error::libbpf(format!("{what}: btf_path {}", btf.display()), e))?;
+    }
     let mut open = builder
         .open_memory(&bytes)
         .map_err(|e| Error::libbpf(format!("{what}: opening object"), e))?;
@@ -208,7 +194,7 @@ pub fn load(cfg: &ProbeConfig) -> Result<Probe> {
             .lines()
             .find_map(|l| l.split("prog '").nth(1).and_then(|s| s.split('\'').next()))
             .unwrap_or("");
-        let section_hint = object_prog_section(&bytes, section).map_or("", |s| hint(&s, &e));
+        let section_hint = object_prog_section(&bytes, section).map_or(String::new(), |s| crate::attach::hint(&s, &e));
         Error::Libbpf {
             what: format!(
                 "{what}: loading into the kernel failed{section_hint}{}{}",
@@ -219,19 +205,22 @@ pub fn load(cfg: &ProbeConfig) -> Result<Probe> {
         }
     })?;
 
+    for prog in cfg.attach.keys() {
+        if !object.progs().any(|p| p.name().to_string_lossy() == *prog) {
+            let known: Vec<String> = object.progs().map(|p| p.name().to_string_lossy().into_owned()).collect();
+            return Err(Error::Map {
+                map: format!("probes.{}.attach.{prog}", cfg.name),
+                reason: format!("the object has no program `{prog}` (programs: {})", known.join(", ")),
+            });
+        }
+    }
     let mut links = Vec::new();
     let mut programs = Vec::new();
     for prog in object.progs_mut() {
         let name = prog.name().to_string_lossy().into_owned();
         let section = prog.section().to_string_lossy().into_owned();
-        let (attached, log) = capture_libbpf(|| prog.attach());
-        let link = attached.map_err(|e| {
-            let h = hint(&section, &e);
-            let detail: Vec<&str> = log.lines().map(|l| l.trim_start_matches("libbpf: ")).collect();
-            let detail = if detail.is_empty() { String::new() } else { format!(" [libbpf: {}]", detail.join("; ")) };
-            Error::libbpf(format!("program {name} (SEC(\"{section}\")): attach failed{h}{detail}"), e)
-        })?;
-        links.push(link);
+        let attached = crate::attach::attach(&prog, &section, cfg.attach.get(&name))?;
+        links.extend(attached);
         programs.push(name);
     }
 

@@ -155,7 +155,8 @@ fn consumer(probe: &Probe, m: &WatchedMap, ctx: &Context) -> Result<Consumer> {
                 &ctx.registry,
                 ring_metric::Spec {
                     name: &metric_name(&m.name),
-                    help: &format!("bee {output} of event map {} in probe {}", m.name, probe.name),
+                    help: &format!("bee {output} of event map {}", m.name),
+                    probe: &probe.name,
                     kind,
                     plan: &m.value,
                     label_fields,

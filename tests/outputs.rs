@@ -231,9 +231,11 @@ fn label_selection_and_series_cap() -> TestResult {
     assert_eq!(series, 2, "{text}");
     // other processes call getppid too, so at least the 4 test comms beyond the cap were refused
     assert!(dropped.is_some_and(|d| d >= 2.0), "dropped {dropped:?}\n{text}");
-    // dropping the only key field leaves one series: the sum over all entries
-    assert!(text.lines().any(|l| l.starts_with("ebpf_solo_io_gauge_last_pid ")), "{text}");
-    assert!(!text.contains("ebpf_solo_io_gauge_last_pid{"), "{text}");
+    // dropping the only key field leaves one series (labelled only by the
+    // probe): the sum over all entries
+    let gauge: Vec<&str> = text.lines().filter(|l| l.starts_with("ebpf_solo_io_gauge_last_pid{")).collect();
+    assert_eq!(gauge.len(), 1, "{text}");
+    assert!(gauge[0].starts_with("ebpf_solo_io_gauge_last_pid{probe=\"labels\"} "), "{text}");
     // naming a field that does not exist is a clear per-probe error
     let bad = format!(
         "[metrics]\nlisten = \"127.0.0.1:{{port}}\"\n[events]\noutput = \"none\"\n[probes.bad]\nobject = \"{}\"\n[probes.bad.maps.counter_getppid]\nlabels = [\"pid\"]\n[probes.bad.maps.nosuchmap]\n",

@@ -8,16 +8,30 @@ use crate::decode;
 use crate::error::{Error, Result};
 use crate::schema::{Field, Plan};
 
-/// A valid Prometheus label name for a struct field.
+/// A valid Prometheus label name for a struct field (`probe` and `le` are
+/// beed's and Prometheus' own, so such fields become `field_probe`, `field_le`).
 pub fn label_name(field: &str) -> String {
     let mut s: String = field
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
         .collect();
-    if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) || s.starts_with("__") {
+    if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) || s.starts_with("__") || s == "probe" || s == "le" {
         s.insert_str(0, "field_");
     }
     s
+}
+
+/// The const label every bee metric carries.
+pub fn probe_label(probe: &str) -> std::collections::HashMap<String, String> {
+    std::iter::once(("probe".to_string(), probe.to_string())).collect()
+}
+
+/// One label pair.
+pub fn pair(name: &str, value: &str) -> LabelPair {
+    let mut p = LabelPair::default();
+    p.set_name(name.to_string());
+    p.set_value(value.to_string());
+    p
 }
 
 /// The fields of `plan` that become labels.

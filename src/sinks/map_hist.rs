@@ -47,6 +47,7 @@ pub struct State {
     step: f64,
     max_series: usize,
     scratch: Vec<u8>,
+    probe_pair: LabelPair,
     dropped: IntCounter,
     decode_errors: IntCounter,
 }
@@ -82,7 +83,8 @@ impl State {
             self.dropped.inc();
             return;
         }
-        let labels = labels::label_pairs(&self.names, &self.label_fields, key);
+        let mut labels = labels::label_pairs(&self.names, &self.label_fields, key);
+        labels.insert(0, self.probe_pair.clone());
         let mut counts = BTreeMap::new();
         counts.insert(slot, count);
         self.series.insert(self.scratch.clone(), Series { labels, counts });
@@ -110,6 +112,7 @@ pub struct MapHist {
 pub struct Spec<'a> {
     pub name: &'a str,
     pub help: &'a str,
+    pub probe: &'a str,
     pub label_fields: Vec<Field>,
     pub slot: Field,
     pub scheme: Scheme,
@@ -124,7 +127,8 @@ impl MapHist {
     pub fn new(registry: &Registry, spec: Spec<'_>) -> Result<Self> {
         let names: Vec<String> = spec.label_fields.iter().map(|f| labels::label_name(&f.name)).collect();
         let merr = |e: prometheus::Error| Error::Metric { name: spec.name.to_string(), reason: e.to_string() };
-        let desc = Desc::new(spec.name.to_string(), spec.help.to_string(), names.clone(), HashMap::new()).map_err(merr)?;
+        let desc = Desc::new(spec.name.to_string(), spec.help.to_string(), names.clone(), labels::probe_label(spec.probe))
+            .map_err(merr)?;
         let state = State {
             series: HashMap::new(),
             label_fields: spec.label_fields,
@@ -134,6 +138,7 @@ impl MapHist {
             step: spec.step,
             max_series: spec.max_series,
             scratch: Vec::new(),
+            probe_pair: labels::pair("probe", spec.probe),
             dropped: spec.dropped,
             decode_errors: spec.decode_errors,
         };

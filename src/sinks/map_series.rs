@@ -26,6 +26,7 @@ pub struct State {
     /// and dropped fields must not split a label set).
     series: HashMap<Vec<u8>, Series>,
     scratch: Vec<u8>,
+    probe_pair: LabelPair,
     generation: u64,
     fields: Vec<Field>,
     names: Vec<String>,
@@ -61,7 +62,8 @@ impl State {
             self.dropped.inc();
             return;
         }
-        let labels = labels::label_pairs(&self.names, &self.fields, key);
+        let mut labels = labels::label_pairs(&self.names, &self.fields, key);
+        labels.insert(0, self.probe_pair.clone());
         self.series.insert(self.scratch.clone(), Series { labels, value, generation: self.generation });
     }
 
@@ -103,6 +105,7 @@ impl MapSeries {
         name: &str,
         help: &str,
         counter: bool,
+        probe: &str,
         key: &Plan,
         fields: Vec<Field>,
         max_series: usize,
@@ -111,10 +114,11 @@ impl MapSeries {
     ) -> Result<Self> {
         let names: Vec<String> = fields.iter().map(|f| labels::label_name(&f.name)).collect();
         let merr = |e: prometheus::Error| Error::Metric { name: name.to_string(), reason: e.to_string() };
-        let desc = Desc::new(name.to_string(), help.to_string(), names.clone(), HashMap::new()).map_err(merr)?;
+        let desc = Desc::new(name.to_string(), help.to_string(), names.clone(), labels::probe_label(probe)).map_err(merr)?;
         let state = State {
             series: HashMap::new(),
             scratch: Vec::new(),
+            probe_pair: labels::pair("probe", probe),
             generation: 0,
             fields,
             names,

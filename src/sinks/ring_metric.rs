@@ -60,6 +60,8 @@ pub struct RingMetric {
 pub struct Spec<'a> {
     pub name: &'a str,
     pub help: &'a str,
+    /// Every series carries `probe="NAME"`, so probes may share metric names.
+    pub probe: &'a str,
     pub kind: RingKind,
     pub plan: &'a Plan,
     pub label_fields: Vec<Field>,
@@ -75,11 +77,15 @@ impl RingMetric {
         let names: Vec<String> = spec.label_fields.iter().map(|f| labels::label_name(&f.name)).collect();
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         let merr = |e: prometheus::Error| Error::Metric { name: spec.name.to_string(), reason: e.to_string() };
+        let opts = || Opts::new(spec.name, spec.help).const_label("probe", spec.probe);
         let vec = match &spec.kind {
-            RingKind::Counter => Vec3::Counter(IntCounterVec::new(Opts::new(spec.name, spec.help), &names).map_err(merr)?),
-            RingKind::Gauge => Vec3::Gauge(GaugeVec::new(Opts::new(spec.name, spec.help), &names).map_err(merr)?),
+            RingKind::Counter => Vec3::Counter(IntCounterVec::new(opts(), &names).map_err(merr)?),
+            RingKind::Gauge => Vec3::Gauge(GaugeVec::new(opts(), &names).map_err(merr)?),
             RingKind::Hist { buckets } => Vec3::Hist(
-                HistogramVec::new(HistogramOpts::new(spec.name, spec.help).buckets(buckets.clone()), &names)
+                HistogramVec::new(
+                    HistogramOpts::new(spec.name, spec.help).const_label("probe", spec.probe).buckets(buckets.clone()),
+                    &names,
+                )
                     .map_err(merr)?,
             ),
         };

@@ -1,0 +1,487 @@
+#!/bin/bash
+# End-to-end test of the beed Debian package under a real systemd.
+#
+# Builds the .deb (packaging/build.sh deb), boots a Debian bookworm container
+# with systemd-nspawn, installs the package in it the way an operator does
+# (dpkg -i: the postinst enables and starts beed), and checks, through
+# systemctl, journalctl, curl and bpftool run inside the container:
+#   enabled + active after READY, events in the journal with one field per
+#   struct member, the metrics endpoint, reload on `systemctl reload` with a
+#   new probes.d file (counters of the other probes survive), a failed reload
+#   on an invalid probes.d file (beed keeps running), the watchdog restarting
+#   a stopped beed, and no program left in the kernel after `systemctl stop`.
+#
+# Prints one line per check (`ok - ...` / `not ok - ...`) and a final
+# `N passed, M failed` line; exits non-zero if a check failed.
+#
+# Needs root. Installs what is missing with apt-get (systemd-container,
+# debootstrap, clang, ...). The pristine container root is debootstrapped once
+# and cached as a tarball in $BEED_TEST_CACHE (default /var/cache/beed-tests);
+# every run unpacks a fresh copy. The Debian mirror is taken from this
+# machine's apt sources (override with BEED_TEST_MIRROR).
+# BEED_TEST_KEEP=1 keeps the container root after the run for debugging.
+# Logs of the last run: target/systemd-test/.
+# no pipefail: `producer | grep -q` would fail whenever grep quits early
+set -u
+
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+CACHE_DIR=${BEED_TEST_CACHE:-/var/cache/beed-tests}
+SUITE=bookworm
+INCLUDE=systemd,systemd-sysv,dbus,procps,curl,bpftool,libelf1,zlib1g
+LOG_DIR=$REPO/target/systemd-test
+CONTAINER_LIFETIME=900 # hard limit on the container, whatever happens to this script
+
+T0=$(date +%s)
+pass=0 fail=0
+WORK= NSPAWN_PID= CPID= KEEP=${BEED_TEST_KEEP:-0}
+
+say() { printf '# %s\n' "$*"; }
+elapsed() { echo "$(($(date +%s) - T0))s"; }
+ok() { pass=$((pass + 1)); echo "ok - $*"; }
+not_ok() {
+	fail=$((fail + 1))
+	echo "not ok - $1"
+	shift
+	local l
+	for l in "$@"; do [ -n "$l" ] && printf '%s\n' "$l" | sed 's/^/#   /'; done
+	return 0
+}
+summary() {
+	say "total time $(elapsed)"
+	echo "$pass passed, $fail failed"
+}
+# an infrastructure step failed: nothing after it can be checked
+bail() {
+	not_ok "$@"
+	summary
+	exit 1
+}
+
+# wait_for SECONDS COMMAND...: retry every 0.5 s until the command succeeds
+wait_for() {
+	local end=$(($(date +%s) + $1))
+	shift
+	until "$@"; do
+		[ "$(date +%s)" -ge "$end" ] && return 1
+		sleep 0.5
+	done
+}
+
+[ "$(id -u)" = 0 ] || { echo "tests/systemd/run.sh: needs root (it boots a container)" >&2; exit 1; }
+mkdir -p "$LOG_DIR"
+rm -f "$LOG_DIR"/*.log
+
+need_debs() {
+	local missing=() p
+	for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+	[ ${#missing[@]} = 0 ] && return 0
+	say "installing ${missing[*]}"
+	timeout 600 apt-get update -qq &&
+		DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# The Debian archive this machine's apt uses: the first enabled `deb` source
+# for a Debian suite (not -security), from deb822 .sources or one-line .list files.
+host_mirror() {
+	local f
+	{
+		for f in /etc/apt/sources.list.d/*.sources; do
+			[ -f "$f" ] || continue
+			awk 'BEGIN { RS = ""; FS = "\n" }
+			{
+				types = uris = suites = comps = ""; enabled = "yes"
+				for (i = 1; i <= NF; i++) {
+					line = $i
+					if (line ~ /^[ \t]*#/) continue
+					k = line; sub(/:.*/, "", k); v = line; sub(/^[^:]*:[ \t]*/, "", v)
+					k = tolower(k)
+					if (k == "types") types = v; else if (k == "uris") uris = v
+					else if (k == "suites") suites = v; else if (k == "components") comps = v
+					else if (k == "enabled") enabled = tolower(v)
+				}
+				if (enabled == "no" || types !~ /(^| )deb( |$)/ || comps !~ /(^| )main( |$)/) next
+				split(uris, u, /[ \t]+/); n = split(suites, s, /[ \t]+/)
+				for (j = 1; j <= n; j++) print s[j], u[1]
+			}' "$f"
+		done
+		for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+			[ -f "$f" ] || continue
+			# deb [options] URI SUITE COMPONENTS...
+			sed -e 's/#.*//' -e 's/\[[^]]*\]//' "$f" | awk '$1 == "deb" && / main( |$)/ { print $3, $2 }'
+		done
+	} | awk -v want="$SUITE" '
+		$1 ~ /-security$/ || $2 !~ /^(https?|file):/ { next }
+		$1 == want { print $2; found = 1; exit }
+		$1 ~ /^(bullseye|bookworm|trixie|forky|sid|stable|testing|unstable|oldstable)(-updates|-backports)?$/ && fallback == "" { fallback = $2 }
+		END { if (!found && fallback != "") print fallback }'
+}
+
+# ---------------------------------------------------------------------------
+say "host: $(uname -r), $(. /etc/os-release && echo "$PRETTY_NAME")"
+need_debs systemd-container debootstrap debian-archive-keyring clang libbpf-dev ||
+	bail "install the test's Debian packages (systemd-container, debootstrap, clang, libbpf-dev)"
+
+# --- the package -------------------------------------------------------------
+say "building the .deb ($(elapsed))"
+timeout 1800 "$REPO/packaging/build.sh" deb >"$LOG_DIR/build.log" 2>&1
+build_rc=$?
+DEB=$(tail -n 1 "$LOG_DIR/build.log")
+if [ $build_rc != 0 ] || [ ! -f "$DEB" ]; then
+	bail "build the .deb with packaging/build.sh" "$(tail -n 30 "$LOG_DIR/build.log")"
+fi
+ok "build $(basename "$DEB")"
+
+# a user probe for the reload check, compiled like an operator would
+case $(uname -m) in aarch64) BPF_ARCH=arm64 ;; *) BPF_ARCH=x86 ;; esac
+USER_OBJ=$LOG_DIR/user_probe.bpf.o
+if ! clang -g -O2 -target bpf -D__TARGET_ARCH_$BPF_ARCH -I "$REPO/vmlinux" -I "$REPO/solo_types" \
+	-c "$REPO/tests/fixtures/user_probe.bpf.c" -o "$USER_OBJ" 2>"$LOG_DIR/clang.log"; then
+	bail "compile tests/fixtures/user_probe.bpf.c" "$(cat "$LOG_DIR/clang.log")"
+fi
+
+# --- the pristine root, cached ------------------------------------------------
+mkdir -p "$CACHE_DIR"
+CACHE_TAR=$CACHE_DIR/$SUITE-minbase-$(echo "$SUITE $INCLUDE" | md5sum | cut -c1-10)-$(dpkg --print-architecture).tar
+exec 9>"$CACHE_DIR/.lock"
+flock -w 1200 9 || bail "lock $CACHE_DIR/.lock (another run is debootstrapping?)"
+if [ ! -s "$CACHE_TAR" ]; then
+	MIRROR=${BEED_TEST_MIRROR:-$(host_mirror)}
+	[ -n "$MIRROR" ] || bail "find a Debian mirror in /etc/apt/sources.list{,.d} (set BEED_TEST_MIRROR)"
+	say "debootstrap $SUITE from $MIRROR into the cache (once; $(elapsed))"
+	tmp=$(mktemp -d "$CACHE_DIR/debootstrap.XXXXXX")
+	if ! timeout 1200 debootstrap --variant=minbase --include="$INCLUDE" "$SUITE" "$tmp/root" "$MIRROR" \
+		>"$LOG_DIR/debootstrap.log" 2>&1; then
+		rm -rf --one-file-system "$tmp"
+		bail "debootstrap $SUITE from $MIRROR" "$(tail -n 20 "$LOG_DIR/debootstrap.log")"
+	fi
+	rm -f "$tmp"/root/var/cache/apt/archives/*.deb
+	tar -C "$tmp/root" --numeric-owner -cf "$CACHE_TAR.tmp" . && mv "$CACHE_TAR.tmp" "$CACHE_TAR"
+	rm -rf --one-file-system "$tmp"
+	[ -s "$CACHE_TAR" ] || bail "write $CACHE_TAR"
+	ok "debootstrap $SUITE (cached in $CACHE_TAR)"
+fi
+flock -u 9
+
+# --- a fresh root for this run -------------------------------------------------
+WORK=$(mktemp -d /var/tmp/beed-systemd-test.XXXXXX)
+ROOT=$WORK/root
+MACHINE=beedtest-${WORK##*.}
+MACHINE=${MACHINE,,}
+
+cleanup() {
+	local rc=$? pid
+	trap - EXIT INT TERM
+	if [ -n "$NSPAWN_PID" ] && kill -0 "$NSPAWN_PID" 2>/dev/null; then
+		[ -n "$CPID" ] && timeout 10 nsenter -t "$CPID" -a systemctl poweroff --no-block >/dev/null 2>&1
+		for _ in $(seq 1 30); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.5; done
+		if kill -0 "$NSPAWN_PID" 2>/dev/null; then
+			say "the container did not power off: stopping systemd-nspawn ($NSPAWN_PID)"
+			kill -TERM "$NSPAWN_PID" 2>/dev/null
+			for _ in $(seq 1 20); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.5; done
+			for pid in $(pgrep -P "$NSPAWN_PID") "$NSPAWN_PID"; do kill -KILL "$pid" 2>/dev/null; done
+		fi
+		wait "$NSPAWN_PID" 2>/dev/null
+	fi
+	if [ -n "$WORK" ] && [ -d "$WORK" ]; then
+		if [ "$KEEP" = 1 ]; then
+			say "kept the container root: $ROOT"
+		elif findmnt -rn -o TARGET | grep -q "^$WORK"; then
+			say "something is still mounted under $WORK: not removing it"
+		else
+			rm -rf --one-file-system "$WORK"
+		fi
+	fi
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say "unpacking a fresh root into $ROOT ($(elapsed))"
+mkdir -p "$ROOT"
+tar -C "$ROOT" --numeric-owner -xf "$CACHE_TAR" || bail "unpack $CACHE_TAR"
+
+# a free port on the (shared) host network for the container's beed
+port_in_use() {
+	local hex
+	hex=$(printf '%04X' "$1")
+	cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v p=":$hex" '$2 ~ p"$" { found = 1 } END { exit !found }'
+}
+PORT=
+for _ in $(seq 1 50); do
+	p=$((20000 + RANDOM % 30000))
+	port_in_use "$p" || { PORT=$p; break; }
+done
+[ -n "$PORT" ] || bail "find a free TCP port"
+
+# the shipped default config, listening on that port
+mkdir -p "$ROOT/etc/bee/probes" "$ROOT/etc/bee/probes.d"
+sed -E "s|^listen = \"127\\.0\\.0\\.1:[0-9]+\"|listen = \"127.0.0.1:$PORT\"|" "$REPO/packaging/beed.toml" >"$ROOT/etc/bee/beed.toml"
+grep -q "^listen = \"127.0.0.1:$PORT\"" "$ROOT/etc/bee/beed.toml" ||
+	bail "set metrics.listen in the container's beed.toml" "packaging/beed.toml has no 'listen = \"127.0.0.1:PORT\"' line"
+install -m 0644 "$USER_OBJ" "$ROOT/etc/bee/probes/user_probe.bpf.o"
+# a short watchdog for the whole run: missed pings show up as restarts
+mkdir -p "$ROOT/etc/systemd/system/beed.service.d"
+printf '[Service]\nWatchdogSec=5s\n' >"$ROOT/etc/systemd/system/beed.service.d/50-test-watchdog.conf"
+# exitsnoop sees every process exit on the host: keep journald from dropping
+# the one this test looks for when the host is busy
+mkdir -p "$ROOT/etc/systemd/journald.conf.d"
+printf '[Journal]\nRateLimitIntervalSec=0\nStorage=volatile\n' >"$ROOT/etc/systemd/journald.conf.d/50-test.conf"
+install -m 0644 "$DEB" "$ROOT/root/beed.deb"
+# a process with a name of its own that exits with status 3
+EXITER=beedt-$(tr -dc a-z0-9 </dev/urandom | head -c 6)
+printf '#!/bin/sh\nexit 3\n' >"$ROOT/usr/local/bin/$EXITER"
+chmod 0755 "$ROOT/usr/local/bin/$EXITER"
+
+# --- boot ------------------------------------------------------------------------
+say "booting $MACHINE ($(elapsed))"
+timeout -k 10 "$CONTAINER_LIFETIME" systemd-nspawn -D "$ROOT" -b --register=no --keep-unit \
+	--capability=all --system-call-filter='bpf perf_event_open' --machine="$MACHINE" \
+	--console=pipe -- systemd.show_status=1 </dev/null >"$LOG_DIR/console.log" 2>&1 &
+TIMEOUT_PID=$!
+# systemd-nspawn runs under `timeout`; the container's init is its child
+for _ in $(seq 1 100); do
+	NSPAWN_PID=$(pgrep -P "$TIMEOUT_PID" -x systemd-nspawn | head -n 1)
+	[ -n "$NSPAWN_PID" ] && CPID=$(pgrep -P "$NSPAWN_PID" -x systemd | head -n 1)
+	[ -n "$CPID" ] && break
+	kill -0 "$TIMEOUT_PID" 2>/dev/null || break
+	sleep 0.2
+done
+[ -n "$CPID" ] || bail "boot the container (no init process)" "$(tail -n 20 "$LOG_DIR/console.log")"
+
+# run a command inside the container: in [T seconds] C cmd...
+C() { timeout "${T:-30}" nsenter -t "$CPID" -a env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 SYSTEMD_COLORS=0 "$@"; }
+
+# systemctl answers once the container's systemd listens on its private socket
+wait_for 60 C test -S /run/systemd/private
+state=$(T=120 C systemctl is-system-running --wait 2>&1)
+case $state in
+running) ok "container boots under systemd (system running, $(elapsed))" ;;
+degraded) ok "container boots under systemd (degraded: $(C systemctl --failed --no-legend --plain | awk '{print $1}' | tr '\n' ' '))" ;;
+*) bail "container boots under systemd" "is-system-running: $state" "$(tail -n 20 "$LOG_DIR/console.log")" ;;
+esac
+
+# --- install -----------------------------------------------------------------------
+T=180 C dpkg -i --force-confdef --force-confold /root/beed.deb >"$LOG_DIR/dpkg.log" 2>&1 ||
+	bail "dpkg -i $(basename "$DEB") inside the container" "$(tail -n 30 "$LOG_DIR/dpkg.log")"
+ok "dpkg -i installs the package (postinst ran)"
+
+# beed's and systemd's messages about beed, without the events (for diagnostics)
+journal() {
+	C journalctl -u beed --no-pager -o short-monotonic -n 2000 2>&1 |
+		grep -vE '\]: [A-Za-z0-9_-]+ (print|counter|gauge|hist)_[A-Za-z0-9_]+ ' | tail -n "${1:-15}"
+}
+show() { C systemctl show beed -p "$1" --value 2>/dev/null; }
+metrics() { C curl -sS --max-time 5 "http://127.0.0.1:$PORT/metrics" 2>&1; }
+# metric_sum NAME [LABEL_REGEX]: sum of the samples of NAME whose labels match
+metric_sum() {
+	awk -v name="$1" -v re="${2:-.}" '
+		$1 ~ "^" name "({|$)" && $1 ~ re { s += $NF; n++ }
+		END { if (n) printf "%d\n", s; else print "none" }'
+}
+probe_up() {
+	local m
+	m=$(metrics)
+	grep -qx "beed_probe_up{probe=\"$1\"} 1" <<<"$m"
+}
+# the BPF programs the container's process $1 holds (through a program or a
+# link fd, as /proc/PID/fdinfo says), as "ID NAME" lines named by bpftool
+progs_of() {
+	local ids id
+	ids=$(C sh -c "cat /proc/$1/fdinfo/* 2>/dev/null" | awk '$1 == "prog_id:" { print $2 }' | sort -un)
+	for id in $ids; do
+		C bpftool prog show id "$id" 2>/dev/null |
+			awk -v id="$id" 'NR == 1 { for (i = 2; i < NF; i++) if ($i == "name") print id, $(i + 1) }'
+	done
+}
+
+# --- checks ------------------------------------------------------------------------
+enabled=$(C systemctl is-enabled beed 2>&1)
+active=$(C systemctl is-active beed 2>&1)
+if [ "$enabled" = enabled ] && [ "$active" = active ]; then
+	ok "beed.service is enabled and active after READY ($(show StatusText))"
+else
+	not_ok "beed.service is enabled and active after READY" "is-enabled: $enabled, is-active: $active" "$(journal)"
+fi
+MAIN=$(show MainPID)
+
+out=$(C systemd-analyze verify --man=no beed.service 2>&1)
+if [ -z "$out" ]; then
+	ok "systemd-analyze verify beed.service is clean"
+else
+	not_ok "systemd-analyze verify beed.service is clean" "$out"
+fi
+# the unit's hardening must not regress: raise MAX_EXPOSURE only together with
+# packaging/SECURITY-SCORE.md
+MAX_EXPOSURE=1.8
+score=$(C systemd-analyze security --no-pager beed.service 2>&1 | awk '/Overall exposure level/ { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+\.[0-9]+$/) print $i }')
+if [ -n "$score" ] && awk -v s="$score" -v m="$MAX_EXPOSURE" 'BEGIN { exit !(s <= m) }'; then
+	ok "systemd-analyze security rates beed.service $score (at most $MAX_EXPOSURE)"
+else
+	not_ok "systemd-analyze security rates beed.service at most $MAX_EXPOSURE" "got: ${score:-nothing}" \
+		"$(C systemd-analyze security --no-pager beed.service 2>&1 | grep '✗' | head -n 30)"
+fi
+
+m=$(metrics)
+if grep -q '^beed_build_info' <<<"$m" && grep -qx 'beed_probe_up{probe="exitsnoop"} 1' <<<"$m" &&
+	grep -qx 'beed_probe_up{probe="tcpconnect"} 1' <<<"$m"; then
+	ok "metrics endpoint answers on 127.0.0.1:$PORT with both built-in probes up"
+else
+	not_ok "metrics endpoint answers on 127.0.0.1:$PORT with both built-in probes up" \
+		"$(grep -E '^(beed_probe_up|beed_build_info)|curl' <<<"$m" | head -n 10)" "$(journal)"
+fi
+
+# an exit event, as a journal entry with one field per struct member
+C "/usr/local/bin/$EXITER"
+exit_entry() {
+	C journalctl -u beed -o json --no-pager "COMM=$EXITER" 2>/dev/null | grep -F "\"COMM\":\"$EXITER\"" | tail -n 1
+}
+entry=
+wait_for 15 eval 'entry=$(exit_entry); [ -n "$entry" ]'
+fields_ok=1
+for f in '"PROBE":"exitsnoop"' '"MAP":"print_exits"' '"EXIT_CODE":"3"' '"PID":"' '"PPID":"' '"_SYSTEMD_UNIT":"beed.service"'; do
+	grep -qF "$f" <<<"$entry" || fields_ok=0
+done
+if [ -n "$entry" ] && [ $fields_ok = 1 ]; then
+	ok "exit of $EXITER (status 3) is in journalctl -u beed -o json with PROBE, MAP, PID, PPID, COMM, EXIT_CODE"
+else
+	not_ok "exit of $EXITER (status 3) is in journalctl -u beed -o json with PROBE, MAP, PID, PPID, COMM, EXIT_CODE" \
+		"entry: ${entry:-none}" \
+		"$(C journalctl -u beed -o json --no-pager -n 2 2>&1 | cut -c1-600)"
+fi
+
+# --- reload with a new probes.d file ---------------------------------------------------
+conn_count() { metrics | metric_sum ebpf_solo_io_counter_connections "dport=\"$PORT\""; }
+for _ in 1 2 3; do metrics >/dev/null; done # three connections to the metrics port
+sleep 2.5                                      # > the 1 s walk interval
+before=$(conn_count)
+if [[ $before =~ ^[0-9]+$ ]] && [ "$before" -ge 3 ]; then
+	ok "tcpconnect counts the scrapes (ebpf_solo_io_counter_connections{dport=\"$PORT\"} = $before)"
+else
+	not_ok "tcpconnect counts the scrapes (ebpf_solo_io_counter_connections{dport=\"$PORT\"} >= 3)" "got: $before"
+fi
+
+cat >"$ROOT/etc/bee/probes.d/50-user.toml" <<'EOF'
+# added by tests/systemd/run.sh: a user probe, attached by `systemctl reload beed`
+[probes.user_getppid]
+object = "/etc/bee/probes/user_probe.bpf.o"
+EOF
+out=$(T=60 C systemctl reload beed 2>&1)
+reload_rc=$?
+if [ $reload_rc = 0 ] && wait_for 15 probe_up user_getppid; then
+	ok "systemctl reload beed attaches the probe of a new probes.d file (beed_probe_up{probe=\"user_getppid\"} 1)"
+else
+	not_ok "systemctl reload beed attaches the probe of a new probes.d file (beed_probe_up{probe=\"user_getppid\"} 1)" \
+		"reload exit status $reload_rc $out" "$(metrics | grep '^beed_probe_up')" "$(journal 15)"
+fi
+if [ "$(show MainPID)" = "$MAIN" ] && [ "$(show ActiveState)" = active ]; then
+	ok "reload keeps the same beed process (MainPID $MAIN)"
+else
+	not_ok "reload keeps the same beed process (MainPID $MAIN)" "MainPID now $(show MainPID), $(show ActiveState)"
+fi
+C bash -c 'for i in 1 2 3; do bash -c "exit 0"; done' # bash calls getppid()
+sleep 2.5
+got=$(metrics | metric_sum ebpf_solo_io_counter_getppid)
+if [[ $got =~ ^[0-9]+$ ]] && [ "$got" -ge 1 ]; then
+	ok "the reloaded user probe counts getppid() calls (ebpf_solo_io_counter_getppid = $got)"
+else
+	not_ok "the reloaded user probe counts getppid() calls (ebpf_solo_io_counter_getppid >= 1)" "got: $got"
+fi
+after=$(conn_count)
+if [[ $before =~ ^[0-9]+$ ]] && [[ $after =~ ^[0-9]+$ ]] && [ "$after" -ge "$before" ]; then
+	ok "reload keeps the counters of unchanged probes ($before before, $after after)"
+else
+	not_ok "reload keeps the counters of unchanged probes (ebpf_solo_io_counter_connections must not drop)" \
+		"before: $before, after: $after"
+fi
+
+# --- an invalid probes.d file: reload fails, beed keeps running --------------------------
+printf '[probes.broken]\nobjet = "/etc/bee/probes/user_probe.bpf.o"\n' >"$ROOT/etc/bee/probes.d/90-broken.toml"
+MAIN=$(show MainPID)
+out=$(T=60 C systemctl reload beed 2>&1)
+reload_rc=$?
+if [ $reload_rc != 0 ]; then
+	ok "systemctl reload beed fails on an invalid probes.d file (exit status $reload_rc)"
+else
+	not_ok "systemctl reload beed fails on an invalid probes.d file" "reload exit status 0 $out" "$(journal 10)"
+fi
+sleep 1
+if [ "$(show ActiveState)" = active ] && [ "$(show MainPID)" = "$MAIN" ] && probe_up exitsnoop && probe_up tcpconnect; then
+	ok "beed keeps running after the failed reload (active, same MainPID $MAIN, probes up)"
+else
+	not_ok "beed keeps running after the failed reload (active, same MainPID $MAIN, probes up)" \
+		"$(show ActiveState), MainPID $(show MainPID)" "$(metrics | grep '^beed_probe_up')" "$(journal 10)"
+fi
+# what `beed --check-config` (ExecReload=) wrote to stderr
+if C journalctl _SYSTEMD_UNIT=beed.service _TRANSPORT=stdout --no-pager 2>/dev/null | grep -q '90-broken.toml'; then
+	ok "the journal says which file is invalid (90-broken.toml)"
+else
+	not_ok "the journal says which file is invalid (90-broken.toml)" "$(journal 10)"
+fi
+rm -f "$ROOT/etc/bee/probes.d/90-broken.toml"
+
+# --- watchdog --------------------------------------------------------------------------
+restarts=$(show NRestarts)
+if [ "$restarts" = 0 ]; then
+	ok "watchdog pings keep beed alive under WatchdogSec=5s (NRestarts=0 after $(($(date +%s) - T0))s of test)"
+else
+	not_ok "watchdog pings keep beed alive under WatchdogSec=5s (NRestarts=0)" "NRestarts=$restarts" \
+		"$(C journalctl -u beed --no-pager -n 200 | grep -iE 'watchdog|Main process exited' | tail -n 5)"
+fi
+MAIN=$(show MainPID)
+C kill -STOP "$MAIN"
+restarted() {
+	local pid n
+	pid=$(show MainPID)
+	n=$(show NRestarts)
+	[ "$(show ActiveState)" = active ] && [ -n "$pid" ] && [ "$pid" != 0 ] && [ "$pid" != "$MAIN" ] &&
+		[ "${n:-0}" -gt "${restarts:-0}" ]
+}
+if wait_for 40 restarted; then
+	ok "SIGSTOP of beed leads to a watchdog restart (MainPID $MAIN -> $(show MainPID), NRestarts=$(show NRestarts))"
+else
+	not_ok "SIGSTOP of beed leads to a watchdog restart" \
+		"MainPID $(show MainPID), NRestarts $(show NRestarts), $(show ActiveState)/$(show SubState)" "$(journal 10)"
+	C kill -CONT "$MAIN" 2>/dev/null
+fi
+
+# --- stop: nothing left in the kernel ----------------------------------------------------
+wait_for 15 eval '[ "$(show ActiveState)" = active ]'
+MAIN=$(show MainPID)
+ours=$(progs_of "$MAIN")
+say "programs held by beed (PID $MAIN): $(tr '\n' ' ' <<<"$ours")"
+T=60 C systemctl stop beed
+gone() {
+	local now id
+	now=$(C bpftool prog show 2>/dev/null | awk '/^[0-9]+:/ { sub(":", "", $1); print $1 }')
+	for id in $(awk '{ print $1 }' <<<"$ours"); do grep -qx "$id" <<<"$now" && return 1; done
+	return 0
+}
+if [ "$(show ActiveState)" = inactive ] && [ "$(show ExecMainStatus)" = 0 ]; then
+	ok "systemctl stop beed stops it cleanly (inactive, exit status 0)"
+else
+	not_ok "systemctl stop beed stops it cleanly (inactive, exit status 0)" \
+		"$(show ActiveState), exit status $(show ExecMainStatus)" "$(journal 10)"
+fi
+if ! grep -qw sched_process_exit <<<"$ours" || ! grep -qw inet_sock_set_state <<<"$ours"; then
+	not_ok "systemctl stop beed leaves no beed program attached" \
+		"could not find beed's programs before the stop (prog_id in /proc/$MAIN/fdinfo)" \
+		"$(C bpftool prog show 2>&1 | grep -A4 -E 'sched_process_exit|inet_sock_set_state' | head -n 20)"
+elif wait_for 10 gone; then
+	ok "systemctl stop beed leaves no beed program attached (bpftool prog show: $(awk '{ print $2 "#" $1 }' <<<"$ours" | tr '\n' ' ')gone)"
+else
+	not_ok "systemctl stop beed leaves no beed program attached" "$(C bpftool prog show 2>&1 | head -n 40)"
+fi
+
+# --- power off -----------------------------------------------------------------------------
+C journalctl -u beed --no-pager -o short-monotonic >"$LOG_DIR/beed-journal.log" 2>&1
+T=10 C systemctl poweroff --no-block >/dev/null 2>&1
+if wait_for 60 eval '! kill -0 "$NSPAWN_PID" 2>/dev/null'; then
+	ok "container powers off ($(elapsed))"
+	wait "$TIMEOUT_PID" 2>/dev/null
+	NSPAWN_PID=
+else
+	not_ok "container powers off" "$(tail -n 10 "$LOG_DIR/console.log")"
+fi
+
+summary
+[ "$fail" = 0 ]
