@@ -80,7 +80,7 @@ pub fn attach(prog: &ProgramMut<'_>, section: &str, cfg: Option<&AttachConfig>) 
             let h = hint(section, &err);
             Error::libbpf(format!("program {name} (SEC(\"{section}\")): {what} failed{h}{detail}"), err)
         }
-        Failure::Config(reason) => Error::Map { map: format!("program {name} (SEC(\"{section}\"))"), reason },
+        Failure::Config(reason) => Error::Setting { what: format!("program {name} (SEC(\"{section}\"))"), reason },
     })
 }
 

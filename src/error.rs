@@ -24,6 +24,11 @@ pub enum Error {
     #[error("map {map}: {reason}")]
     Map { map: String, reason: String },
 
+    /// A probe setting does not fit the object (a variable, an attach
+    /// target, a map named in config).
+    #[error("{what}: {reason}")]
+    Setting { what: String, reason: String },
+
     /// The configuration is invalid.
     #[error("{path}:{line}:{column}: {reason}")]
     Config { path: PathBuf, line: usize, column: usize, reason: String },

@@ -16,10 +16,10 @@ struct Args {
     #[arg(short, long, value_name = "PATH", default_value = beed::config::DEFAULT_PATH)]
     config: PathBuf,
 
-    /// Validate the configuration and every probe object it names, then exit
-    /// (loads nothing into the kernel).
-    #[arg(long)]
-    check_config: bool,
+    /// Validate the configuration (PATH, else --config) and every probe
+    /// object it names, then exit; loads nothing into the kernel.
+    #[arg(long, value_name = "PATH", num_args = 0..=1)]
+    check_config: Option<Option<PathBuf>>,
 
     /// Debug logging (same as BEED_LOG=debug).
     #[arg(short, long)]
@@ -29,8 +29,8 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     beed::logging::init(args.verbose);
-    let res = if args.check_config {
-        beed::daemon::check_config(&args.config)
+    let res = if let Some(path) = args.check_config {
+        beed::daemon::check_config(path.as_deref().unwrap_or(&args.config))
     } else {
         beed::daemon::run(&args.config)
     };

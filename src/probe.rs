@@ -126,8 +126,8 @@ pub fn load(cfg: &ProbeConfig) -> Result<Probe> {
     for name in cfg.maps.keys() {
         if !specs.iter().any(|s| s.name == *name) {
             let known: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
-            return Err(Error::Map {
-                map: format!("probes.{}.maps.{name}", cfg.name),
+            return Err(Error::Setting {
+                what: format!("probes.{}.maps.{name}", cfg.name),
                 reason: format!("the object has no watched map `{name}` (watched maps: {})", known.join(", ")),
             });
         }
@@ -181,8 +181,8 @@ pub fn load(cfg: &ProbeConfig) -> Result<Probe> {
         }
     }
     if !rodata_done {
-        return Err(Error::Map {
-            map: format!("probes.{}.vars", cfg.name),
+        return Err(Error::Setting {
+            what: format!("probes.{}.vars", cfg.name),
             reason: "the object has no .rodata map to set `const volatile` variables in".into(),
         });
     }
@@ -208,8 +208,8 @@ pub fn load(cfg: &ProbeConfig) -> Result<Probe> {
     for prog in cfg.attach.keys() {
         if !object.progs().any(|p| p.name().to_string_lossy() == *prog) {
             let known: Vec<String> = object.progs().map(|p| p.name().to_string_lossy().into_owned()).collect();
-            return Err(Error::Map {
-                map: format!("probes.{}.attach.{prog}", cfg.name),
+            return Err(Error::Setting {
+                what: format!("probes.{}.attach.{prog}", cfg.name),
                 reason: format!("the object has no program `{prog}` (programs: {})", known.join(", ")),
             });
         }

@@ -17,7 +17,7 @@ pub struct RodataVar {
 }
 
 fn err(probe: &str, var: &str, reason: impl Into<String>) -> Error {
-    Error::Map { map: format!("probes.{probe}.vars.{var}"), reason: reason.into() }
+    Error::Setting { what: format!("probes.{probe}.vars.{var}"), reason: reason.into() }
 }
 
 /// The `.rodata` variables of an object (from its symbols and BTF).
