@@ -206,9 +206,11 @@ fn failing_probe_does_not_stop_the_others() -> TestResult {
          char LICENSE[] SEC(\"license\") = \"GPL\";\n",
     )?;
     let obj = compile(&src, dir.path())?;
+    let rejected = compile(&fixture("verifier_reject.bpf.c"), dir.path())?;
     let cfg = format!(
-        "[metrics]\nlisten = \"127.0.0.1:{{port}}\"\n[events]\noutput = \"stdout\"\n[probes.exitsnoop]\n[probes.broken]\nobject = \"{}\"\n",
-        obj.display()
+        "[metrics]\nlisten = \"127.0.0.1:{{port}}\"\n[events]\noutput = \"stdout\"\n[probes.exitsnoop]\n[probes.broken]\nobject = \"{}\"\n[probes.rejected]\nobject = \"{}\"\n",
+        obj.display(),
+        rejected.display()
     );
     let mut beed = start(dir.path(), &cfg)?;
     let text = beed.scrape()?;
@@ -216,7 +218,11 @@ fn failing_probe_does_not_stop_the_others() -> TestResult {
     assert_eq!(sample(&text, "beed_probe_up", &[("probe", "exitsnoop")]), Some(1.0), "{text}");
     let err = beed.log.join("\n");
     assert!(err.contains("probe broken failed") && err.contains("kp") && err.contains("kprobe"), "{err}");
-    assert!(err.contains("1 probes up, 1 failed (broken)"), "{err}");
+    assert!(err.contains("1 probes up, 2 failed (broken, rejected)"), "{err}");
+    // the verifier's reason is in the error
+    let rejected = err.lines().skip_while(|l| !l.contains("probe rejected failed")).take(20).collect::<Vec<_>>().join("\n");
+    assert!(rejected.contains("loading into the kernel failed") && rejected.contains("invalid mem access"), "{rejected}");
+    assert_eq!(sample(&text, "beed_probe_up", &[("probe", "rejected")]), Some(0.0), "{text}");
     // exitsnoop still delivers
     let child = Command::new("true").spawn()?;
     let pid = child.id() as u64;
