@@ -57,7 +57,8 @@ pub fn hint(section: &str, err: &libbpf_rs::Error) -> String {
             format!(" (no tracepoint {target} in this kernel, or tracefs is not mounted)")
         }
         "uprobe" | "uretprobe" => format!(" (check the binary and function: {target})"),
-        _ if eperm => " (beed needs root or CAP_BPF+CAP_PERFMON)".into(),
+        // SAFETY: geteuid has no preconditions.
+        _ if eperm && unsafe { libc::geteuid() } != 0 => " (beed needs root or CAP_BPF+CAP_PERFMON)".into(),
         _ => String::new(),
     }
 }

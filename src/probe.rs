@@ -194,7 +194,11 @@ pub fn load(cfg: &ProbeConfig) -> Result<Probe> {
             .lines()
             .find_map(|l| l.split("prog '").nth(1).and_then(|s| s.split('\'').next()))
             .unwrap_or("");
-        let section_hint = object_prog_section(&bytes, section).map_or(String::new(), |s| crate::attach::hint(&s, &e));
+        let section_hint = if log.contains("END PROG LOAD LOG") && !log.contains("Operation not permitted") {
+            format!(" (the verifier rejected program {section}; its log follows)")
+        } else {
+            object_prog_section(&bytes, section).map_or(String::new(), |s| crate::attach::hint(&s, &e))
+        };
         Error::Libbpf {
             what: format!(
                 "{what}: loading into the kernel failed{section_hint}{}{}",

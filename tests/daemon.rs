@@ -221,7 +221,7 @@ fn failing_probe_does_not_stop_the_others() -> TestResult {
     assert!(err.contains("1 probes up, 2 failed (broken, rejected)"), "{err}");
     // the verifier's reason is in the error
     let rejected = err.lines().skip_while(|l| !l.contains("probe rejected failed")).take(20).collect::<Vec<_>>().join("\n");
-    assert!(rejected.contains("loading into the kernel failed") && rejected.contains("invalid mem access"), "{rejected}");
+    assert!(rejected.contains("the verifier rejected program unchecked") && rejected.contains("invalid mem access"), "{rejected}");
     assert_eq!(sample(&text, "beed_probe_up", &[("probe", "rejected")]), Some(0.0), "{text}");
     // exitsnoop still delivers
     let child = Command::new("true").spawn()?;
