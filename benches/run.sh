@@ -444,6 +444,24 @@ RESULT_TEXT=$WORK/results.md
 	echo "</details>"
 } >"$RESULT_TEXT"
 
+log "hash map walk and /metrics render: cargo bench --bench walk"
+{
+	echo
+	echo "## Hash map walk and /metrics render"
+	echo
+	echo "Command: \`cargo bench --bench walk\` (part of \`make bench\`; source \`benches/walk.rs\`). A real"
+	echo "BPF_MAP_TYPE_HASH with 12-byte keys {saddr, daddr, dport} and u64 counts, filled"
+	echo "from user space. *raw batch lookup* is beed's walker alone (BPF_MAP_LOOKUP_BATCH"
+	echo "into reused buffers, nothing done per entry): the baseline of the same run."
+	echo "*beed walk → counter* adds what a counter map costs per entry (label-set lookup,"
+	echo "value decode, stale-series sweep); the first walk also builds every label set."
+	echo "*libbpf-rs lookup_batch* is the crate's iterator (two Vecs per entry); it stops"
+	echo "early on large hash maps (\"saw N\"), one reason beed has its own walker."
+	echo "*/metrics render* is a full scrape body with that many series."
+	echo
+	(cd "$ROOT" && cargo bench --bench walk 2>/dev/null) | grep '^|'
+} >>"$RESULT_TEXT"
+
 default_header() {
 	cat <<'EOF'
 # beed benchmarks

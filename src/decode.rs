@@ -99,12 +99,8 @@ impl Value<'_> {
     /// Appends the value as JSON.
     pub fn write_json(&self, out: &mut String) {
         match *self {
-            Value::U(v) => {
-                let _ = write!(out, "{v}");
-            }
-            Value::I(v) => {
-                let _ = write!(out, "{v}");
-            }
+            Value::U(v) => push_u64(out, v),
+            Value::I(v) => push_i64(out, v),
             Value::Bool(b) => out.push_str(if b { "true" } else { "false" }),
             Value::F(f) if f.is_finite() => {
                 let _ = write!(out, "{f}");
@@ -161,6 +157,32 @@ impl Value<'_> {
     }
 }
 
+/// Appends the decimal digits of `v` (no `fmt` machinery: this runs per field of every event).
+#[inline]
+pub fn push_u64(out: &mut String, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    // only ASCII digits were written
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
+}
+
+/// Appends the decimal digits of `v`, with a sign when negative.
+#[inline]
+pub fn push_i64(out: &mut String, v: i64) {
+    if v < 0 {
+        out.push('-');
+    }
+    push_u64(out, v.unsigned_abs());
+}
+
 fn push_lossy(out: &mut String, s: &[u8]) {
     match std::str::from_utf8(s) {
         Ok(s) => out.push_str(s),
@@ -196,6 +218,41 @@ pub fn write_json_str(out: &mut String, s: &str) {
     out.push_str(s);
     escape_json_tail(out, start);
     out.push('"');
+}
+
+/// The JSON key prefixes of a plan's fields: `"name":` (`,"name":` after
+/// the first), escaped once, for [`write_json_object_keyed`].
+pub fn json_keys(plan: &Plan) -> Vec<String> {
+    plan.fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let mut k = String::new();
+            if i > 0 {
+                k.push(',');
+            }
+            write_json_str(&mut k, &f.name);
+            k.push(':');
+            k
+        })
+        .collect()
+}
+
+/// [`write_json_object`] with key prefixes computed once by [`json_keys`].
+pub fn write_json_object_keyed(plan: &Plan, keys: &[String], rec: &[u8], out: &mut String) -> bool {
+    if rec.len() < plan.size {
+        return false;
+    }
+    out.push('{');
+    for (f, k) in plan.fields.iter().zip(keys) {
+        out.push_str(k);
+        match read(f, rec) {
+            Some(v) => v.write_json(out),
+            None => out.push_str("null"),
+        }
+    }
+    out.push('}');
+    true
 }
 
 /// Appends `{"field":value,...}` for a whole record; returns false (writing
@@ -286,6 +343,20 @@ mod tests {
         let mut s = String::new();
         write_json_str(&mut s, "a\"b\\c\n\u{1}");
         assert_eq!(s, r#""a\"b\\c\n\u0001""#);
+    }
+
+    #[test]
+    fn integers() {
+        for v in [0u64, 7, 10, 99, 12345, u64::MAX] {
+            let mut s = String::new();
+            push_u64(&mut s, v);
+            assert_eq!(s, v.to_string());
+        }
+        for v in [0i64, -1, -10, i64::MIN, i64::MAX] {
+            let mut s = String::new();
+            push_i64(&mut s, v);
+            assert_eq!(s, v.to_string());
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod convention;
 pub mod daemon;
 pub mod decode;
 pub mod elf;
+pub mod fasthash;
 pub mod engine;
 pub mod error;
 pub mod http;

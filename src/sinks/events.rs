@@ -45,6 +45,8 @@ pub struct PrintMap {
     /// `{"probe":"…","mapName":"…","entry":`
     prefix: String,
     journal_names: Vec<String>,
+    /// `"name":` of every field, escaped once.
+    json_keys: Vec<String>,
     bucket: usize,
 }
 
@@ -61,6 +63,7 @@ impl PrintMap {
             map: map.to_string(),
             prefix,
             journal_names: plan.fields.iter().map(|f| journal::field_name(&f.name)).collect(),
+            json_keys: decode::json_keys(plan),
             bucket: events.bucket(probe),
         }
     }
@@ -141,7 +144,7 @@ impl Events {
                 self.line.clear();
                 self.line.push_str(&pm.prefix);
                 self.line.push_str("\"entry\":");
-                decode::write_json_object(plan, rec, &mut self.line);
+                decode::write_json_object_keyed(plan, &pm.json_keys, rec, &mut self.line);
                 self.line.push_str("}\n");
                 w.write_all(self.line.as_bytes())
             }

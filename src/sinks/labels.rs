@@ -39,6 +39,34 @@ pub fn label_fields(plan: &Plan) -> Vec<Field> {
     plan.fields.iter().filter(|f| f.kind.is_labelable()).cloned().collect()
 }
 
+/// Byte ranges covering `fields`, adjacent ones merged: copying a label
+/// key is then one `memcpy` per range instead of one per field.
+pub fn key_ranges(fields: &[Field]) -> Vec<std::ops::Range<usize>> {
+    let mut out: Vec<std::ops::Range<usize>> = Vec::new();
+    for f in fields {
+        let r = f.offset..f.offset + f.kind.width();
+        match out.last_mut() {
+            Some(last) if last.end == r.start => last.end = r.end,
+            _ => out.push(r),
+        }
+    }
+    out
+}
+
+/// Copies the bytes of `ranges` of `rec` into `key`; false if the record is
+/// too short.
+#[inline]
+pub fn key_from_ranges(ranges: &[std::ops::Range<usize>], rec: &[u8], key: &mut Vec<u8>) -> bool {
+    key.clear();
+    for r in ranges {
+        match rec.get(r.clone()) {
+            Some(b) => key.extend_from_slice(b),
+            None => return false,
+        }
+    }
+    true
+}
+
 /// Appends the raw bytes of each label field to `key` (the cache key of a
 /// label set); false if the record is too short.
 pub fn label_key(fields: &[Field], rec: &[u8], key: &mut Vec<u8>) -> bool {

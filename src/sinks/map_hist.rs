@@ -3,7 +3,7 @@
 //! `*dist`/`*lat` tool. Each walk rebuilds one Prometheus histogram per label
 //! set (the key's other fields).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use prometheus::core::{Collector, Desc};
@@ -13,6 +13,7 @@ use prometheus::{IntCounter, Registry};
 use crate::config::Scheme;
 use crate::decode::{self, Value};
 use crate::error::{Error, Result};
+use crate::fasthash::FastMap;
 use crate::schema::Field;
 use crate::sinks::labels;
 
@@ -39,7 +40,7 @@ struct Series {
 
 /// The state a walk updates.
 pub struct State {
-    series: HashMap<Vec<u8>, Series>,
+    series: FastMap<Vec<u8>, Series>,
     label_fields: Vec<Field>,
     names: Vec<String>,
     slot: Field,
@@ -130,7 +131,7 @@ impl MapHist {
         let desc = Desc::new(spec.name.to_string(), spec.help.to_string(), names.clone(), labels::probe_label(spec.probe))
             .map_err(merr)?;
         let state = State {
-            series: HashMap::new(),
+            series: FastMap::default(),
             label_fields: spec.label_fields,
             names,
             slot: spec.slot,

@@ -3,7 +3,6 @@
 //! being exported; a recreated counter starts again, which Prometheus reads
 //! as a counter reset).
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use prometheus::core::{Collector, Desc};
@@ -11,6 +10,7 @@ use prometheus::proto::{self, LabelPair, MetricFamily, MetricType};
 use prometheus::{IntCounter, Registry};
 
 use crate::error::{Error, Result};
+use crate::fasthash::FastMap;
 use crate::schema::{Field, Plan};
 use crate::sinks::labels;
 
@@ -24,8 +24,9 @@ struct Series {
 pub struct State {
     /// Keyed by the bytes of the label fields (not the whole key: padding
     /// and dropped fields must not split a label set).
-    series: HashMap<Vec<u8>, Series>,
+    series: FastMap<Vec<u8>, Series>,
     scratch: Vec<u8>,
+    ranges: Vec<std::ops::Range<usize>>,
     probe_pair: LabelPair,
     generation: u64,
     fields: Vec<Field>,
@@ -45,7 +46,7 @@ impl State {
     /// Records one entry of the walk. Entries that render to the same label
     /// set (padding bytes differ, or fields were dropped) are summed.
     pub fn set(&mut self, key: &[u8], value: f64) {
-        if key.len() < self.key_size || !labels::label_key(&self.fields, key, &mut self.scratch) {
+        if key.len() < self.key_size || !labels::key_from_ranges(&self.ranges, key, &mut self.scratch) {
             self.decode_errors.inc();
             return;
         }
@@ -116,8 +117,9 @@ impl MapSeries {
         let merr = |e: prometheus::Error| Error::Metric { name: name.to_string(), reason: e.to_string() };
         let desc = Desc::new(name.to_string(), help.to_string(), names.clone(), labels::probe_label(probe)).map_err(merr)?;
         let state = State {
-            series: HashMap::new(),
+            series: FastMap::default(),
             scratch: Vec::new(),
+            ranges: labels::key_ranges(&fields),
             probe_pair: labels::pair("probe", probe),
             generation: 0,
             fields,

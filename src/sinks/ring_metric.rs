@@ -4,12 +4,12 @@
 //! by their raw bytes, so a known label set costs one hash lookup and an
 //! atomic update.
 
-use std::collections::HashMap;
 
 use prometheus::core::Collector;
 use prometheus::{Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry};
 
 use crate::decode;
+use crate::fasthash::FastMap;
 use crate::error::{Error, Result};
 use crate::schema::{Field, FieldKind, Plan};
 use crate::sinks::labels;
@@ -28,6 +28,7 @@ enum Vec3 {
     Hist(HistogramVec),
 }
 
+#[derive(Clone)]
 enum Handle {
     Counter(IntCounter),
     Gauge(Gauge),
@@ -47,10 +48,14 @@ pub struct RingMetric {
     vec: Vec3,
     registry: Registry,
     label_fields: Vec<Field>,
+    /// Byte ranges of the label fields (adjacent fields merged).
+    ranges: Vec<std::ops::Range<usize>>,
     value: Option<Field>,
     size: usize,
-    cache: HashMap<Vec<u8>, Handle>,
+    cache: FastMap<Vec<u8>, Handle>,
     scratch: Vec<u8>,
+    /// The label set of the previous event: bursts of one label set skip the lookup.
+    last: Option<(Vec<u8>, Handle)>,
     max_series: usize,
     dropped: IntCounter,
     decode_errors: IntCounter,
@@ -98,11 +103,13 @@ impl RingMetric {
         Ok(RingMetric {
             vec,
             registry: registry.clone(),
+            ranges: labels::key_ranges(&spec.label_fields),
             label_fields: spec.label_fields,
             value: spec.value,
             size: spec.plan.size,
-            cache: HashMap::new(),
+            cache: FastMap::default(),
             scratch: Vec::new(),
+            last: None,
             max_series: spec.max_series,
             dropped: spec.dropped,
             decode_errors: spec.decode_errors,
@@ -111,7 +118,7 @@ impl RingMetric {
 
     /// Accounts one event.
     pub fn on_event(&mut self, rec: &[u8]) {
-        if rec.len() < self.size || !labels::label_key(&self.label_fields, rec, &mut self.scratch) {
+        if rec.len() < self.size || !labels::key_from_ranges(&self.ranges, rec, &mut self.scratch) {
             self.decode_errors.inc();
             return;
         }
@@ -125,8 +132,15 @@ impl RingMetric {
             },
             None => 1.0,
         };
+        if let Some((k, h)) = &self.last {
+            if *k == self.scratch {
+                apply(h, value);
+                return;
+            }
+        }
         if let Some(h) = self.cache.get(self.scratch.as_slice()) {
             apply(h, value);
+            self.remember(h.clone());
             return;
         }
         if self.cache.len() >= self.max_series {
@@ -143,9 +157,23 @@ impl RingMetric {
         match handle {
             Ok(h) => {
                 apply(&h, value);
-                self.cache.insert(self.scratch.clone(), h);
+                self.cache.insert(self.scratch.clone(), h.clone());
+                self.remember(h);
             }
             Err(_) => self.decode_errors.inc(),
+        }
+    }
+}
+
+impl RingMetric {
+    fn remember(&mut self, h: Handle) {
+        match &mut self.last {
+            Some((k, last)) => {
+                k.clear();
+                k.extend_from_slice(&self.scratch);
+                *last = h;
+            }
+            None => self.last = Some((self.scratch.clone(), h)),
         }
     }
 }

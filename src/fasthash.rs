@@ -1,0 +1,50 @@
+//! A small, fast, non-cryptographic hasher for the hot-path caches (label
+//! sets keyed by a few raw bytes). The keys come from the kernel side of a
+//! probe the operator configured, not from the network, so HashDoS
+//! resistance is not needed there; SipHash cost a third of the counter path.
+
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// FxHash-style word-at-a-time hasher.
+#[derive(Default, Clone, Copy)]
+pub struct FastHasher(u64);
+
+const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl FastHasher {
+    #[inline]
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
+    }
+}
+
+impl Hasher for FastHasher {
+    #[inline]
+    fn write(&mut self, mut bytes: &[u8]) {
+        while bytes.len() >= 8 {
+            let (w, rest) = bytes.split_at(8);
+            let mut a = [0u8; 8];
+            a.copy_from_slice(w);
+            self.add(u64::from_le_bytes(a));
+            bytes = rest;
+        }
+        if !bytes.is_empty() {
+            let mut a = [0u8; 8];
+            a[..bytes.len()].copy_from_slice(bytes);
+            self.add(u64::from_le_bytes(a) ^ ((bytes.len() as u64) << 56));
+        }
+    }
+
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// `HashMap` with [`FastHasher`].
+pub type FastMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<FastHasher>>;
