@@ -18,6 +18,7 @@ test: deps tracefs
 		$(CARGO) clippy --lib --bins -- -D warnings; \
 	else echo "clippy is not installed: skipping lints"; fi
 	$(CARGO) test --all-targets -- --test-threads=1
+	$(MAKE) test-systemd
 
 build: deps
 	$(CARGO) build --release
@@ -47,3 +48,26 @@ tracefs:
 
 clean:
 	$(CARGO) clean
+
+# --- packages and the systemd test (packaging/, systemd/, tests/systemd/) ---
+.PHONY: package test-systemd
+
+# target/debian/beed_<version>-1_<arch>.deb (cargo-deb) and
+# target/generate-rpm/beed-<version>-1.<arch>.rpm (cargo-generate-rpm),
+# checked with lintian, rpm -qip and rpm -qlp
+package: deps
+	packaging/build.sh deb rpm --check
+
+# boots a Debian bookworm container with systemd-nspawn, installs the .deb and
+# checks the unit under a real systemd (root; ~1 min cold for the debootstrap)
+test-systemd: deps
+	tests/systemd/run.sh
+# --- end systemd ---
+
+# --- kernel matrix (tests/kernels/) ---
+# every attach type, the built-ins, exact kprobe counts and btf_path on this
+# host's kernel and on Debian's 6.1 and 6.12 cloud kernels booted under qemu
+# (TCG, no KVM needed); root; kernels cached in /var/cache/beed-tests/kernels
+.PHONY: test-kernels
+test-kernels: deps
+	tests/kernels/run.sh
