@@ -31,34 +31,60 @@ pub fn section_kind(section: &str) -> &str {
     section.split(['/', '.']).next().unwrap_or("")
 }
 
-/// Why an attach (or load) may have failed.
-pub fn hint(section: &str, err: &libbpf_rs::Error) -> String {
+/// Capability numbers (linux/capability.h).
+const CAP_NET_ADMIN: u32 = 12;
+const CAP_SYS_ADMIN: u32 = 21;
+const CAP_PERFMON: u32 = 38;
+const CAP_BPF: u32 = 39;
+
+/// Whether this process has capability `cap` in its effective set.
+fn has_cap(cap: u32) -> bool {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else { return true };
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
+        .is_none_or(|mask| mask >> cap & 1 == 1)
+}
+
+/// Why an attach (or load) may have failed. `target` names the attach
+/// point when the section does not (uprobes from config).
+pub fn hint(section: &str, err: &libbpf_rs::Error, target: Option<&str>) -> String {
     let kind = section_kind(section);
-    let target = section.split_once('/').map(|(_, t)| t).unwrap_or("");
+    let sec_target = section.split_once('/').map(|(_, t)| t).unwrap_or("");
+    let target = target.unwrap_or(sec_target);
     let func = target.split('+').next().unwrap_or("");
-    let eperm = err.kind() == libbpf_rs::ErrorKind::PermissionDenied;
+    let denied = matches!(err.kind(), libbpf_rs::ErrorKind::PermissionDenied);
     match kind {
         "kprobe" | "kretprobe" | "ksyscall" | "kretsyscall" => {
             if !std::path::Path::new("/sys/kernel/tracing/kprobe_events").exists()
                 && !std::path::Path::new("/sys/kernel/debug/tracing/kprobe_events").exists()
+                && !std::path::Path::new("/sys/bus/event_source/devices/kprobe").exists()
             {
                 " (kprobes are not enabled in this kernel (CONFIG_KPROBES); prefer a tracepoint)".into()
-            } else if !func.is_empty() && !kallsyms_has(func) {
+            } else if !func.is_empty() && kind.starts_with('k') && !kind.contains("syscall") && !kallsyms_has(func) {
                 format!(" (function {func} not found in /proc/kallsyms)")
             } else {
                 String::new()
             }
         }
-        "fentry" | "fexit" | "fmod_ret" | "lsm" | "tp_btf" | "iter" if eperm => {
+        "fentry" | "fexit" | "fmod_ret" | "lsm" | "tp_btf" | "iter" if denied => {
             " (this kernel refuses BPF trampoline programs (fentry/fexit/LSM); LSM also needs `bpf` in the lsm= boot parameter)".into()
         }
         "lsm" => " (is `bpf` in the kernel's lsm= list? see /sys/kernel/security/lsm)".into(),
         "tracepoint" | "tp" if err.kind() == libbpf_rs::ErrorKind::NotFound => {
             format!(" (no tracepoint {target} in this kernel, or tracefs is not mounted)")
         }
-        "uprobe" | "uretprobe" => format!(" (check the binary and function: {target})"),
-        // SAFETY: geteuid has no preconditions.
-        _ if eperm && unsafe { libc::geteuid() } != 0 => " (beed needs root or CAP_BPF+CAP_PERFMON)".into(),
+        "uprobe" | "uretprobe" | "usdt" if denied && !has_cap(CAP_SYS_ADMIN) => {
+            " (uprobes need CAP_SYS_ADMIN: under systemd add it with a drop-in, see beed(8))".into()
+        }
+        "uprobe" | "uretprobe" | "usdt" => format!(" (check the binary and function: {target})"),
+        "xdp" | "tc" | "classifier" | "tcx" if denied && !has_cap(CAP_NET_ADMIN) => {
+            " (XDP and TC programs need CAP_NET_ADMIN: under systemd add it with a drop-in, see beed(8))".into()
+        }
+        _ if denied && !(has_cap(CAP_BPF) && has_cap(CAP_PERFMON)) && !has_cap(CAP_SYS_ADMIN) => {
+            " (beed needs CAP_BPF and CAP_PERFMON, or root)".into()
+        }
         _ => String::new(),
     }
 }
@@ -78,7 +104,11 @@ pub fn attach(prog: &ProgramMut<'_>, section: &str, cfg: Option<&AttachConfig>) 
         Failure::Libbpf(what, err) => {
             let detail: Vec<&str> = log.lines().map(|l| l.trim_start_matches("libbpf: ")).collect();
             let detail = if detail.is_empty() { String::new() } else { format!(" [libbpf: {}]", detail.join("; ")) };
-            let h = hint(section, &err);
+            let target = cfg.and_then(|c| {
+                let bin = c.binary.as_ref()?.display().to_string();
+                Some(format!("{bin}:{}", c.func.as_deref().or(c.name.as_deref()).unwrap_or("")))
+            });
+            let h = hint(section, &err, target.as_deref());
             Error::libbpf(format!("program {name} (SEC(\"{section}\")): {what} failed{h}{detail}"), err)
         }
         Failure::Config(reason) => Error::Setting { what: format!("program {name} (SEC(\"{section}\"))"), reason },

@@ -197,7 +197,7 @@ pub fn load(cfg: &ProbeConfig) -> Result<Probe> {
         let section_hint = if log.contains("END PROG LOAD LOG") && !log.contains("Operation not permitted") {
             format!(" (the verifier rejected program {section}; its log follows)")
         } else {
-            object_prog_section(&bytes, section).map_or(String::new(), |s| crate::attach::hint(&s, &e))
+            object_prog_section(&bytes, section).map_or(String::new(), |s| crate::attach::hint(&s, &e, None))
         };
         Error::Libbpf {
             what: format!(
