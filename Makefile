@@ -19,6 +19,7 @@ test: deps tracefs
 	else echo "clippy is not installed: skipping lints"; fi
 	$(CARGO) test --all-targets -- --test-threads=1
 	$(MAKE) test-systemd
+	$(MAKE) test-kernels
 
 build: deps
 	$(CARGO) build --release

@@ -82,9 +82,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         assert_eq!(got, n as usize, "raw walk saw {got} entries");
 
         let registry = Registry::new();
+        let text = beed::sinks::exposition::TextRegistry::default();
         let plan = key_plan();
         let series = MapSeries::new(
             &registry,
+            &text,
             "ebpf_solo_io_counter_connections",
             "bench",
             true,
@@ -118,7 +120,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let lrs_cell = if got == n as usize { format!("{:.0}", lrs * 1e9 / n as f64) } else { format!("{:.0} (saw {got})", lrs * 1e9 / n as f64) };
 
         let (render, size) = if n <= 100_000 {
-            best(3, || beed::http::render(&registry).map(|b| b.len()).unwrap_or(0))
+            best(3, || beed::http::render(&registry, &text).map(|b| b.len()).unwrap_or(0))
         } else {
             (f64::NAN, 0)
         };

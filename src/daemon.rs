@@ -41,13 +41,14 @@ pub fn run(config_path: &Path) -> Result<()> {
     }
 
     let registry = Registry::new();
+    let text = crate::sinks::exposition::TextRegistry::default();
     let selfm = SelfMetrics::register(&registry).context("registering self-metrics")?;
     let info = IntGaugeVec::new(Opts::new("beed_build_info", "beed's version"), &["version"])?;
     info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
     registry.register(Box::new(info))?;
 
     if let Some(addr) = cfg.metrics_listen {
-        let local = crate::http::serve(addr, registry.clone())
+        let local = crate::http::serve(addr, registry.clone(), text.clone())
             .with_context(|| format!("metrics.listen: cannot listen on {addr} (in {})", cfg.path.display()))?;
         tracing::info!("serving metrics on http://{local}/metrics");
     }
@@ -55,7 +56,7 @@ pub fn run(config_path: &Path) -> Result<()> {
     let mut usec = 0u64;
     let watchdog = sd_notify::watchdog_enabled(false, &mut usec).then(|| Duration::from_micros(usec));
     let listen = cfg.metrics_listen;
-    let handle = engine::spawn(cfg, registry, selfm, watchdog).context("starting the engine thread")?;
+    let handle = engine::spawn(cfg, registry, text, selfm, watchdog).context("starting the engine thread")?;
     let report = handle.report().context("the engine thread died while loading probes")?;
     let mut summary = report.summary();
     tracing::info!("ready: {summary}; events go to {}", report.output);

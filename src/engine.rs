@@ -24,6 +24,7 @@ use crate::probe::{self, Probe};
 use crate::ringbuf;
 use crate::selfmetrics::SelfMetrics;
 use crate::sinks::events::Events;
+use crate::sinks::exposition::TextRegistry;
 use crate::sinks::Context;
 
 /// Outcome of loading (or reloading) the configured probes.
@@ -107,7 +108,13 @@ struct Active {
 
 /// Starts the engine: it loads every probe of `cfg`, sends one report
 /// (read it with [`EngineHandle::report`]), then polls until stopped.
-pub fn spawn(cfg: Config, registry: Registry, selfm: SelfMetrics, watchdog: Option<Duration>) -> std::io::Result<EngineHandle> {
+pub fn spawn(
+    cfg: Config,
+    registry: Registry,
+    text: TextRegistry,
+    selfm: SelfMetrics,
+    watchdog: Option<Duration>,
+) -> std::io::Result<EngineHandle> {
     let wake = Arc::new(EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK).map_err(std::io::Error::from)?);
     let stats = Arc::new(Stats::default());
     let (report_tx, reports) = mpsc::channel();
@@ -116,7 +123,7 @@ pub fn spawn(cfg: Config, registry: Registry, selfm: SelfMetrics, watchdog: Opti
         let wake = wake.clone();
         let stats = stats.clone();
         std::thread::Builder::new().name("beed-engine".into()).spawn(move || {
-            let mut engine = match Engine::new(&cfg, registry, selfm, watchdog) {
+            let mut engine = match Engine::new(&cfg, registry, text, selfm, watchdog) {
                 Some(e) => e,
                 None => return,
             };
@@ -146,7 +153,7 @@ struct Engine {
 }
 
 impl Engine {
-    fn new(cfg: &Config, registry: Registry, selfm: SelfMetrics, watchdog: Option<Duration>) -> Option<Self> {
+    fn new(cfg: &Config, registry: Registry, text: TextRegistry, selfm: SelfMetrics, watchdog: Option<Duration>) -> Option<Self> {
         let out_errors = selfm.output_errors.with_label_values(&["events"]);
         let suppressed = selfm.events_suppressed.clone();
         let events = match Events::open(cfg.events, cfg.journal_rate_limit, out_errors.clone(), suppressed.clone()) {
@@ -156,7 +163,7 @@ impl Engine {
                 Events::open(EventOutput::Stdout, 0, out_errors, suppressed).ok()?
             }
         };
-        let ctx = Context { registry, selfm, events: Rc::new(RefCell::new(events)), max_series: cfg.max_series };
+        let ctx = Context { registry, text, selfm, events: Rc::new(RefCell::new(events)), max_series: cfg.max_series };
         Some(Engine { ctx, active: Vec::new(), latency: cfg.poll_latency, watchdog })
     }
 

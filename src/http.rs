@@ -8,18 +8,22 @@ use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use prometheus::{Encoder, Registry, TextEncoder};
+use prometheus::{Registry, TextEncoder};
 
-/// Renders every registered metric in the text exposition format.
-pub fn render(registry: &Registry) -> Result<Vec<u8>, prometheus::Error> {
-    let mut buf = Vec::with_capacity(64 * 1024);
-    TextEncoder::new().encode(&registry.gather(), &mut buf)?;
-    Ok(buf)
+use crate::sinks::exposition::TextRegistry;
+
+/// Renders every metric in the text exposition format: the prometheus
+/// registry (self-metrics, event maps) and the text families (hash maps).
+pub fn render(registry: &Registry, text: &TextRegistry) -> Result<Vec<u8>, prometheus::Error> {
+    let mut buf = String::with_capacity(64 * 1024);
+    TextEncoder::new().encode_utf8(&registry.gather(), &mut buf)?;
+    text.render(&mut buf);
+    Ok(buf.into_bytes())
 }
 
-fn respond(registry: &Registry, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+fn respond(registry: &Registry, text: &TextRegistry, req: &Request<Incoming>) -> Response<Full<Bytes>> {
     let (status, ctype, body): (StatusCode, &str, Vec<u8>) = match (req.method(), req.uri().path()) {
-        (&Method::GET | &Method::HEAD, "/metrics") => match render(registry) {
+        (&Method::GET | &Method::HEAD, "/metrics") => match render(registry, text) {
             Ok(b) => (StatusCode::OK, prometheus::TEXT_FORMAT, b),
             Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, "text/plain", format!("rendering metrics: {e}\n").into()),
         },
@@ -41,7 +45,7 @@ fn respond(registry: &Registry, req: &Request<Incoming>) -> Response<Full<Bytes>
 
 /// Binds `addr` now (so a taken port is reported at start-up) and serves
 /// `/metrics` on a background thread.
-pub fn serve(addr: SocketAddr, registry: Registry) -> std::io::Result<SocketAddr> {
+pub fn serve(addr: SocketAddr, registry: Registry, text: TextRegistry) -> std::io::Result<SocketAddr> {
     let std_listener = std::net::TcpListener::bind(addr)?;
     std_listener.set_nonblocking(true)?;
     let local = std_listener.local_addr()?;
@@ -64,9 +68,10 @@ pub fn serve(addr: SocketAddr, registry: Registry) -> std::io::Result<SocketAddr
                     }
                 };
                 let registry = registry.clone();
+                let text = text.clone();
                 tokio::spawn(async move {
                     let svc = service_fn(move |req| {
-                        let r = respond(&registry, &req);
+                        let r = respond(&registry, &text, &req);
                         async move { Ok::<_, Infallible>(r) }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()

@@ -127,6 +127,7 @@ fn watch(probe: &Probe, m: &WatchedMap, ctx: &Context) -> Result<MapWatch> {
             let field = m.value.fields.first().cloned().ok_or_else(|| err("value has no fields".into()))?;
             let series = MapSeries::new(
                 &ctx.registry,
+                &ctx.text,
                 &metric_name(&m.name),
                 &help,
                 m.output == Output::Counter,
@@ -159,6 +160,7 @@ fn watch(probe: &Probe, m: &WatchedMap, ctx: &Context) -> Result<MapWatch> {
             }
             let hist = MapHist::new(
                 &ctx.registry,
+                &ctx.text,
                 map_hist::Spec {
                     name: &metric_name(&m.name),
                     help: &help,

@@ -194,7 +194,12 @@ pub fn load(cfg: &ProbeConfig) -> Result<Probe> {
             .lines()
             .find_map(|l| l.split("prog '").nth(1).and_then(|s| s.split('\'').next()))
             .unwrap_or("");
-        let section_hint = if log.contains("END PROG LOAD LOG") && !log.contains("Operation not permitted") {
+        let section_hint = if log.contains("failed to find valid kernel BTF") {
+            format!(
+                " (no kernel BTF: this kernel lacks /sys/kernel/btf/vmlinux; set `btf_path = \"/path/to/vmlinux.btf\"` in [probes.{}])",
+                cfg.name
+            )
+        } else if log.contains("END PROG LOAD LOG") && !log.contains("Operation not permitted") {
             format!(" (the verifier rejected program {section}; its log follows)")
         } else {
             object_prog_section(&bytes, section).map_or(String::new(), |s| crate::attach::hint(&s, &e, None))

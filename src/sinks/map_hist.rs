@@ -6,8 +6,10 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use std::fmt::Write as _;
+
 use prometheus::core::{Collector, Desc};
-use prometheus::proto::{self, LabelPair, MetricFamily, MetricType};
+use prometheus::proto::MetricFamily;
 use prometheus::{IntCounter, Registry};
 
 use crate::config::Scheme;
@@ -15,6 +17,7 @@ use crate::decode::{self, Value};
 use crate::error::{Error, Result};
 use crate::fasthash::FastMap;
 use crate::schema::Field;
+use crate::sinks::exposition::{self, TextFamily, TextRegistry};
 use crate::sinks::labels;
 
 /// Bucket bounds of slot `i`: (lower, inclusive upper).
@@ -34,7 +37,8 @@ pub fn slot_bounds(scheme: Scheme, step: f64, i: u64) -> (f64, f64) {
 }
 
 struct Series {
-    labels: Vec<LabelPair>,
+    /// `probe="x",kind="1"` rendered once.
+    labels: String,
     counts: BTreeMap<u64, u64>,
 }
 
@@ -43,12 +47,12 @@ pub struct State {
     series: FastMap<Vec<u8>, Series>,
     label_fields: Vec<Field>,
     names: Vec<String>,
+    probe: String,
     slot: Field,
     scheme: Scheme,
     step: f64,
     max_series: usize,
     scratch: Vec<u8>,
-    probe_pair: LabelPair,
     dropped: IntCounter,
     decode_errors: IntCounter,
 }
@@ -84,11 +88,11 @@ impl State {
             self.dropped.inc();
             return;
         }
-        let mut labels = labels::label_pairs(&self.names, &self.label_fields, key);
-        labels.insert(0, self.probe_pair.clone());
+        let mut pairs = labels::label_pairs(&self.names, &self.label_fields, key);
+        pairs.insert(0, labels::pair("probe", &self.probe));
         let mut counts = BTreeMap::new();
         counts.insert(slot, count);
-        self.series.insert(self.scratch.clone(), Series { labels, counts });
+        self.series.insert(self.scratch.clone(), Series { labels: exposition::label_text(&pairs), counts });
     }
 
     /// Ends a walk: label sets without entries disappear.
@@ -102,11 +106,77 @@ struct Inner {
     state: Mutex<State>,
 }
 
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl TextFamily for Inner {
+    fn name(&self) -> &str {
+        &self.desc.fq_name
+    }
+
+    fn help(&self) -> &str {
+        &self.desc.help
+    }
+
+    fn kind(&self) -> &'static str {
+        "histogram"
+    }
+
+    fn write_samples(&self, out: &mut String) {
+        let st = self.lock();
+        // the same bucket bounds for every series: slots 0..=highest seen
+        let Some(max_slot) = st.series.values().filter_map(|s| s.counts.keys().next_back()).max().copied() else {
+            return;
+        };
+        let max_slot = max_slot.min(1023);
+        let name = &self.desc.fq_name;
+        for s in st.series.values() {
+            let (mut cum, mut sum) = (0u64, 0f64);
+            for i in 0..=max_slot {
+                let n = s.counts.get(&i).copied().unwrap_or(0);
+                let (lo, hi) = slot_bounds(st.scheme, st.step, i);
+                cum += n;
+                sum += n as f64 * (lo + hi) / 2.0;
+                let _ = write!(out, "{name}_bucket{{{},le=\"", s.labels);
+                exposition::push_value(out, hi);
+                out.push_str("\"} ");
+                decode::push_u64(out, cum);
+                out.push('\n');
+            }
+            // slots beyond the cap still count in the total
+            cum += s.counts.range(max_slot + 1..).map(|(_, n)| n).sum::<u64>();
+            let _ = writeln!(out, "{name}_bucket{{{},le=\"+Inf\"}} {cum}", s.labels);
+            let _ = write!(out, "{name}_sum{{{}}} ", s.labels);
+            exposition::push_value(out, sum);
+            out.push('\n');
+            let _ = writeln!(out, "{name}_count{{{}}} {cum}", s.labels);
+        }
+    }
+}
+
 /// A histogram family mirrored from a hash map.
 #[derive(Clone)]
 pub struct MapHist {
     inner: Arc<Inner>,
     registry: Registry,
+    _text: Arc<dyn TextFamily>,
+}
+
+/// Reserves the name in the prometheus registry; samples come from the text path.
+#[derive(Clone)]
+struct Reservation(Arc<Inner>);
+
+impl Collector for Reservation {
+    fn desc(&self) -> Vec<&Desc> {
+        vec![&self.0.desc]
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        Vec::new()
+    }
 }
 
 /// Everything needed to build a [`MapHist`].
@@ -125,7 +195,7 @@ pub struct Spec<'a> {
 
 impl MapHist {
     /// Registers the histogram.
-    pub fn new(registry: &Registry, spec: Spec<'_>) -> Result<Self> {
+    pub fn new(registry: &Registry, text: &TextRegistry, spec: Spec<'_>) -> Result<Self> {
         let names: Vec<String> = spec.label_fields.iter().map(|f| labels::label_name(&f.name)).collect();
         let merr = |e: prometheus::Error| Error::Metric { name: spec.name.to_string(), reason: e.to_string() };
         let desc = Desc::new(spec.name.to_string(), spec.help.to_string(), names.clone(), labels::probe_label(spec.probe))
@@ -134,74 +204,30 @@ impl MapHist {
             series: FastMap::default(),
             label_fields: spec.label_fields,
             names,
+            probe: spec.probe.to_string(),
             slot: spec.slot,
             scheme: spec.scheme,
             step: spec.step,
             max_series: spec.max_series,
             scratch: Vec::new(),
-            probe_pair: labels::pair("probe", spec.probe),
             dropped: spec.dropped,
             decode_errors: spec.decode_errors,
         };
-        let me = MapHist { inner: Arc::new(Inner { desc, state: Mutex::new(state) }), registry: registry.clone() };
-        registry.register(Box::new(me.clone())).map_err(merr)?;
-        Ok(me)
+        let inner = Arc::new(Inner { desc, state: Mutex::new(state) });
+        registry.register(Box::new(Reservation(inner.clone()))).map_err(merr)?;
+        let fam: Arc<dyn TextFamily> = inner.clone();
+        text.register(&fam);
+        Ok(MapHist { inner, registry: registry.clone(), _text: fam })
     }
 
     /// Locks the state for a walk.
     pub fn lock(&self) -> MutexGuard<'_, State> {
-        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.inner.lock()
     }
 
     /// Unregisters the metric.
     pub fn unregister(&self) {
-        let _ = self.registry.unregister(Box::new(self.clone()));
-    }
-}
-
-impl Collector for MapHist {
-    fn desc(&self) -> Vec<&Desc> {
-        vec![&self.inner.desc]
-    }
-
-    fn collect(&self) -> Vec<MetricFamily> {
-        let st = self.lock();
-        // the same bucket bounds for every series: slots 0..=highest seen
-        let Some(max_slot) = st.series.values().filter_map(|s| s.counts.keys().next_back()).max().copied() else {
-            return Vec::new();
-        };
-        let max_slot = max_slot.min(1023);
-        let mut metrics = Vec::with_capacity(st.series.len());
-        for s in st.series.values() {
-            let mut buckets = Vec::with_capacity(max_slot as usize + 1);
-            let (mut cum, mut sum) = (0u64, 0f64);
-            for i in 0..=max_slot {
-                let n = s.counts.get(&i).copied().unwrap_or(0);
-                let (lo, hi) = slot_bounds(st.scheme, st.step, i);
-                cum += n;
-                sum += n as f64 * (lo + hi) / 2.0;
-                let mut b = proto::Bucket::default();
-                b.set_upper_bound(hi);
-                b.set_cumulative_count(cum);
-                buckets.push(b);
-            }
-            // slots beyond the cap still count in the total
-            cum += s.counts.range(max_slot + 1..).map(|(_, n)| n).sum::<u64>();
-            let mut h = proto::Histogram::default();
-            h.set_bucket(buckets);
-            h.set_sample_count(cum);
-            h.set_sample_sum(sum);
-            let mut m = proto::Metric::from_label(s.labels.clone());
-            m.set_histogram(h);
-            metrics.push(m);
-        }
-        drop(st);
-        let mut mf = MetricFamily::default();
-        mf.set_name(self.inner.desc.fq_name.clone());
-        mf.set_help(self.inner.desc.help.clone());
-        mf.set_field_type(MetricType::HISTOGRAM);
-        mf.set_metric(metrics);
-        vec![mf]
+        let _ = self.registry.unregister(Box::new(Reservation(self.inner.clone())));
     }
 }
 

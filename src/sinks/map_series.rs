@@ -1,21 +1,25 @@
 //! Metrics mirrored from hash/array maps: after every walk the exported
 //! series are exactly the map's entries (an entry the probe deleted stops
 //! being exported; a recreated counter starts again, which Prometheus reads
-//! as a counter reset).
+//! as a counter reset). Rendered through [`exposition`]: each series' label
+//! text is built once, when it first appears.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use prometheus::core::{Collector, Desc};
-use prometheus::proto::{self, LabelPair, MetricFamily, MetricType};
+use prometheus::proto::MetricFamily;
 use prometheus::{IntCounter, Registry};
 
 use crate::error::{Error, Result};
 use crate::fasthash::FastMap;
 use crate::schema::{Field, Plan};
+use crate::sinks::exposition::{self, TextFamily, TextRegistry};
 use crate::sinks::labels;
 
 struct Series {
-    labels: Vec<LabelPair>,
+    /// `{probe="x",saddr="…"} ` (with the trailing space), rendered once.
+    prefix: String,
     value: f64,
     generation: u64,
 }
@@ -27,7 +31,8 @@ pub struct State {
     series: FastMap<Vec<u8>, Series>,
     scratch: Vec<u8>,
     ranges: Vec<std::ops::Range<usize>>,
-    probe_pair: LabelPair,
+    name: String,
+    probe: String,
     generation: u64,
     fields: Vec<Field>,
     names: Vec<String>,
@@ -63,9 +68,10 @@ impl State {
             self.dropped.inc();
             return;
         }
-        let mut labels = labels::label_pairs(&self.names, &self.fields, key);
-        labels.insert(0, self.probe_pair.clone());
-        self.series.insert(self.scratch.clone(), Series { labels, value, generation: self.generation });
+        let mut pairs = labels::label_pairs(&self.names, &self.fields, key);
+        pairs.insert(0, labels::pair("probe", &self.probe));
+        let prefix = format!("{}{{{}}} ", self.name, exposition::label_text(&pairs));
+        self.series.insert(self.scratch.clone(), Series { prefix, value, generation: self.generation });
     }
 
     /// Ends a walk: entries not seen in it are removed.
@@ -87,8 +93,38 @@ impl State {
 
 struct Inner {
     desc: Desc,
-    kind: MetricType,
+    kind: &'static str,
     state: Mutex<State>,
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl TextFamily for Inner {
+    fn name(&self) -> &str {
+        &self.desc.fq_name
+    }
+
+    fn help(&self) -> &str {
+        &self.desc.help
+    }
+
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    fn write_samples(&self, out: &mut String) {
+        let st = self.lock();
+        out.reserve(st.series.len() * 64);
+        for s in st.series.values() {
+            out.push_str(&s.prefix);
+            exposition::push_value(out, s.value);
+            out.push('\n');
+        }
+    }
 }
 
 /// A counter or gauge whose series mirror a map's entries.
@@ -96,13 +132,31 @@ struct Inner {
 pub struct MapSeries {
     inner: Arc<Inner>,
     registry: Registry,
+    /// Keeps the family alive in the text registry.
+    _text: Arc<dyn TextFamily>,
+}
+
+/// The descriptor-only collector that reserves the name in the prometheus
+/// registry (clash checks); samples come from the text path.
+#[derive(Clone)]
+struct Reservation(Arc<Inner>);
+
+impl Collector for Reservation {
+    fn desc(&self) -> Vec<&Desc> {
+        vec![&self.0.desc]
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        Vec::new()
+    }
 }
 
 impl MapSeries {
-    /// Registers metric `name` labelled by the key's fields.
+    /// Registers metric `name` labelled by `fields` of the key (plus `probe`).
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         registry: &Registry,
+        text: &TextRegistry,
         name: &str,
         help: &str,
         counter: bool,
@@ -115,12 +169,14 @@ impl MapSeries {
     ) -> Result<Self> {
         let names: Vec<String> = fields.iter().map(|f| labels::label_name(&f.name)).collect();
         let merr = |e: prometheus::Error| Error::Metric { name: name.to_string(), reason: e.to_string() };
-        let desc = Desc::new(name.to_string(), help.to_string(), names.clone(), labels::probe_label(probe)).map_err(merr)?;
+        let const_labels: HashMap<String, String> = labels::probe_label(probe);
+        let desc = Desc::new(name.to_string(), help.to_string(), names.clone(), const_labels).map_err(merr)?;
         let state = State {
             series: FastMap::default(),
             scratch: Vec::new(),
             ranges: labels::key_ranges(&fields),
-            probe_pair: labels::pair("probe", probe),
+            name: name.to_string(),
+            probe: probe.to_string(),
             generation: 0,
             fields,
             names,
@@ -129,53 +185,21 @@ impl MapSeries {
             dropped,
             decode_errors,
         };
-        let kind = if counter { MetricType::COUNTER } else { MetricType::GAUGE };
-        let me = MapSeries { inner: Arc::new(Inner { desc, kind, state: Mutex::new(state) }), registry: registry.clone() };
-        registry.register(Box::new(me.clone())).map_err(merr)?;
-        Ok(me)
+        let kind = if counter { "counter" } else { "gauge" };
+        let inner = Arc::new(Inner { desc, kind, state: Mutex::new(state) });
+        registry.register(Box::new(Reservation(inner.clone()))).map_err(merr)?;
+        let fam: Arc<dyn TextFamily> = inner.clone();
+        text.register(&fam);
+        Ok(MapSeries { inner, registry: registry.clone(), _text: fam })
     }
 
     /// Locks the state for a walk.
     pub fn lock(&self) -> MutexGuard<'_, State> {
-        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.inner.lock()
     }
 
     /// Unregisters the metric (probe unloaded).
     pub fn unregister(&self) {
-        let _ = self.registry.unregister(Box::new(self.clone()));
-    }
-}
-
-impl Collector for MapSeries {
-    fn desc(&self) -> Vec<&Desc> {
-        vec![&self.inner.desc]
-    }
-
-    fn collect(&self) -> Vec<MetricFamily> {
-        let st = self.lock();
-        let mut metrics = Vec::with_capacity(st.series.len());
-        for s in st.series.values() {
-            let mut m = proto::Metric::from_label(s.labels.clone());
-            if self.inner.kind == MetricType::COUNTER {
-                let mut c = proto::Counter::default();
-                c.set_value(s.value);
-                m.set_counter(c);
-            } else {
-                let mut g = proto::Gauge::default();
-                g.set_value(s.value);
-                m.set_gauge(g);
-            }
-            metrics.push(m);
-        }
-        drop(st);
-        if metrics.is_empty() {
-            return Vec::new();
-        }
-        let mut mf = MetricFamily::default();
-        mf.set_name(self.inner.desc.fq_name.clone());
-        mf.set_help(self.inner.desc.help.clone());
-        mf.set_field_type(self.inner.kind);
-        mf.set_metric(metrics);
-        vec![mf]
+        let _ = self.registry.unregister(Box::new(Reservation(self.inner.clone())));
     }
 }

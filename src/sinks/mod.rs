@@ -2,6 +2,7 @@
 //! Prometheus metrics. Sinks see only plans and record bytes.
 
 pub mod events;
+pub mod exposition;
 pub mod journal;
 pub mod labels;
 pub mod map_series;
@@ -19,6 +20,8 @@ use crate::selfmetrics::SelfMetrics;
 #[derive(Clone)]
 pub struct Context {
     pub registry: Registry,
+    /// Families that render their own text (hash map metrics).
+    pub text: exposition::TextRegistry,
     pub selfm: SelfMetrics,
     pub events: Rc<RefCell<events::Events>>,
     pub max_series: usize,

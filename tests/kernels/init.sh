@@ -1,0 +1,41 @@
+#!/bin/sh
+# /init of the kernel matrix guests (busybox). Mounts what beed needs, loads
+# the modules run.sh packed (tc's qdisc and classifier are modules on
+# Debian's cloud kernels), brings lo up, runs matrix.sh with its results on
+# the second serial port (/dev/ttyS1: the console also carries kernel
+# messages), then powers off. Progress goes to the console (ttyS0), kernel messages
+# to the results at the end (dmesg).
+export PATH=/bin
+say() { echo "[vm] $*"; }
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+mount -t tracefs tracefs /sys/kernel/tracing
+mount -t debugfs debugfs /sys/kernel/debug
+mount -t securityfs securityfs /sys/kernel/security
+mount -t bpf bpf /sys/fs/bpf
+dmesg -n 1
+OUT=/dev/ttyS1
+echo "@@BOOT $(cut -d' ' -f1 /proc/uptime)" >>$OUT
+
+# a guard: whatever happens below, the guest stops
+(sleep "${VM_TIMEOUT:-900}"; echo "@@GUARD timeout" >>$OUT; say "guard timeout: powering off"; poweroff -f) &
+
+say "kernel $(uname -r) in user space after $(cut -d' ' -f1 /proc/uptime)s; lsm=$(cat /sys/kernel/security/lsm)"
+if [ -s /modules/order ]; then
+	for m in $(cat /modules/order); do
+		insmod "/modules/$m.ko" || echo "@@MODULE $m failed" >>$OUT
+	done
+fi
+ip link set lo up
+
+. /matrix.env
+export BEED=/bin/beed PROBES=/probes TARGET=/bin/uprobe_target WORK=/tmp OUT
+sh /matrix.sh
+# the whole kernel log: run.sh looks for warnings, oopses and BUGs in it
+{ echo "@@BEGIN dmesg"; dmesg; echo "@@END dmesg"; } >>$OUT
+say "powering off"
+sync
+poweroff -f

@@ -1,0 +1,210 @@
+#!/bin/sh
+# The kernel matrix driver: loads every test probe into one beed, drives
+# activity, scrapes /metrics and writes what it saw to $OUT in marked
+# sections. Runs inside the qemu guests (busybox sh, started by init.sh) and
+# on the host (dash, in a private network namespace, started by run.sh).
+# POSIX sh only. Judging happens on the host, in run.sh.
+#
+# Environment:
+#   BEED      the beed binary             PROBES  directory of the *.bpf.o
+#   TARGET    static uprobe_target        WORK    scratch directory
+#   OUT       where results go (/dev/ttyS1 in the guest, a file on the host)
+#   CONNECTS  loopback connects to make and count exactly (default 5)
+#   PHASES    "main" and/or "btf" (default "main btf")
+#   PORT      metrics port of the main phase (the btf phase uses PORT+1)
+#   READY_TIMEOUT  seconds to wait for beed's "ready:" line (default 240)
+set -u
+
+KINDS="tracepoint raw_tp tp_btf kprobe kretprobe ksyscall fentry fexit lsm uprobe uretprobe perf_event xdp tc iter"
+CONNECTS=${CONNECTS:-5}
+PHASES=${PHASES:-main btf}
+PORT=${PORT:-9091}
+READY_TIMEOUT=${READY_TIMEOUT:-240}
+# beed listens on every loopback address; the test connects go to 127.0.0.1
+# and the scrapes to 127.0.0.2, so scrapes never count as test connects.
+SCRAPE_ADDR=127.0.0.2
+
+now() { cut -d' ' -f1 /proc/uptime; }
+T0=$(now)
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+say() { echo "[matrix +$(since "$T0")s] $*"; }
+emit() { echo "$*" >>"$OUT"; }
+section() { # NAME FILE
+	{ echo "@@BEGIN $1"; cat "$2" 2>/dev/null; echo "@@END $1"; } >>"$OUT"
+}
+
+scrape() { # PORT -> stdout
+	# (no wget -T: it crashes the static busybox of bookworm)
+	timeout 30 busybox wget -q -O - "http://$SCRAPE_ADDR:$1/metrics" 2>/dev/null
+}
+
+# value of the first sample of METRIC carrying every LABEL="VALUE" given
+sample() { # FILE METRIC label=value...
+	f=$1 m=$2
+	shift 2
+	awk -v m="$m" -v want="$*" '
+		BEGIN { n = split(want, w, " ") }
+		index($0, m "{") == 1 {
+			ok = 1
+			for (i = 1; i <= n; i++) {
+				split(w[i], kv, "=")
+				if (index($0, kv[1] "=\"" kv[2] "\"") == 0) ok = 0
+			}
+			if (ok) { print $NF; exit }
+		}' "$f"
+}
+
+BEED_PID=
+start_beed() { # CONFIG LOG -> 0 when ready
+	"$BEED" --config "$1" >/dev/null 2>"$2" &
+	BEED_PID=$!
+	t=$(now)
+	while :; do
+		grep -q 'ready:' "$2" && { say "beed ready after $(since "$t")s"; emit "@@TIME ${PHASE}_ready $(since "$t")"; return 0; }
+		if ! kill -0 "$BEED_PID" 2>/dev/null; then
+			say "beed exited before ready"
+			return 1
+		fi
+		if [ "$(since "$t" | cut -d. -f1)" -ge "$READY_TIMEOUT" ]; then
+			say "beed not ready after ${READY_TIMEOUT}s"
+			return 1
+		fi
+		sleep 1
+	done
+}
+
+stop_beed() { # -> emits @@STATUS PHASE alive=0|1 exit=N
+	alive=0
+	kill -0 "$BEED_PID" 2>/dev/null && alive=1
+	kill -TERM "$BEED_PID" 2>/dev/null
+	i=0
+	while kill -0 "$BEED_PID" 2>/dev/null && [ $i -lt 60 ]; do sleep 0.5; i=$((i + 1)); done
+	kill -KILL "$BEED_PID" 2>/dev/null
+	wait "$BEED_PID"
+	rc=$?
+	emit "@@STATUS $PHASE alive=$alive exit=$rc"
+	say "beed stopped (running until the end: $alive, exit status $rc)"
+}
+
+# Runs the target N times, each a loopback connect to PORT (and a uprobe hit).
+connects() { # N PORT
+	i=0
+	while [ $i -lt "$1" ]; do "$TARGET" 1 "$2" || true; i=$((i + 1)); done
+}
+
+# Scrapes until METRIC{labels} reaches WANT or the probe is down, at most
+# 60 s, then once more after two walk intervals: the final scrape.
+settle() { # PORT PROBE WANT METRIC labels... -> $WORK/$PHASE.metrics
+	p=$1 probe=$2 want=$3
+	shift 3
+	t=$(now)
+	while [ "$(since "$t" | cut -d. -f1)" -lt 60 ]; do
+		scrape "$p" >"$WORK/scrape" || true
+		v=$(sample "$WORK/scrape" "$@")
+		up=$(sample "$WORK/scrape" beed_probe_up probe="$probe")
+		[ -n "$v" ] && [ "${v%.*}" -ge "$want" ] && break
+		[ "$up" = 0 ] && break
+		sleep 1
+	done
+	sleep 2
+	scrape "$p" >"$WORK/$PHASE.metrics" || say "scrape failed"
+}
+
+phase_main() {
+	PHASE=main
+	cfg=$WORK/main.toml
+	cat >"$cfg" <<EOF
+[metrics]
+listen = "0.0.0.0:$PORT"
+[events]
+output = "none"
+[poll]
+interval = "100ms"
+[probes.exitsnoop]
+[probes.tcpconnect]
+[probes.kp_tcpconnect]
+object = "$PROBES/kprobe_tcpconnect.bpf.o"
+EOF
+	for k in $KINDS; do
+		printf '[probes.%s]\nobject = "%s/%s.bpf.o"\n' "$k" "$PROBES" "$k" >>"$cfg"
+	done
+	cat >>"$cfg" <<EOF
+[probes.uprobe.attach.prog]
+binary = "$TARGET"
+func = "bee_target_function"
+[probes.uretprobe.attach.prog]
+binary = "$TARGET"
+func = "bee_target_function"
+[probes.xdp.attach.prog]
+interface = "lo"
+[probes.tc.attach.prog]
+interface = "lo"
+[probes.perf_event.attach.prog]
+frequency = 199
+EOF
+	say "main: starting beed with $(grep -c '^\[probes\.[a-z_]*\]$' "$cfg") probes"
+	if start_beed "$cfg" "$WORK/main.log"; then
+		# 5 uprobe hits, getppid x5, an exec; then the counted connects
+		"$TARGET" 5 || true
+		say "main: $CONNECTS loopback connects to 127.0.0.1:$PORT"
+		connects "$CONNECTS" "$PORT"
+		settle "$PORT" kp_tcpconnect "$CONNECTS" ebpf_solo_io_counter_connections_kp probe=kp_tcpconnect daddr=127.0.0.1 saddr=127.0.0.1
+	fi
+	stop_beed
+	section main-log "$WORK/main.log"
+	section main-metrics "$WORK/main.metrics"
+	emit "@@TIME main_total $(since "$PHASE_T")"
+}
+
+# Kernel BTF hidden: a probe with btf_path must load and count, the same
+# object without it must fail with a clear error.
+phase_btf() {
+	PHASE=btf
+	p=$((PORT + 1))
+	if ! cp /sys/kernel/btf/vmlinux "$WORK/vmlinux.btf"; then
+		emit "@@STATUS btf setup=no-kernel-btf"
+		return
+	fi
+	mount -t tmpfs tmpfs /sys/kernel/btf || { emit "@@STATUS btf setup=mount-failed"; return; }
+	if [ -e /sys/kernel/btf/vmlinux ]; then
+		emit "@@STATUS btf setup=still-visible"
+		umount /sys/kernel/btf
+		return
+	fi
+	cfg=$WORK/btf.toml
+	cat >"$cfg" <<EOF
+[metrics]
+listen = "0.0.0.0:$p"
+[events]
+output = "none"
+[poll]
+interval = "100ms"
+[probes.kp_btf_path]
+object = "$PROBES/kprobe_tcpconnect.bpf.o"
+btf_path = "$WORK/vmlinux.btf"
+[probes.kp_no_btf]
+object = "$PROBES/kprobe_tcpconnect.bpf.o"
+EOF
+	say "btf: kernel BTF hidden; starting beed"
+	if start_beed "$cfg" "$WORK/btf.log"; then
+		say "btf: $CONNECTS loopback connects to 127.0.0.1:$p"
+		connects "$CONNECTS" "$p"
+		settle "$p" kp_btf_path "$CONNECTS" ebpf_solo_io_counter_connections_kp probe=kp_btf_path daddr=127.0.0.1 saddr=127.0.0.1
+	fi
+	stop_beed
+	umount /sys/kernel/btf
+	emit "@@STATUS btf setup=ok"
+	section btf-log "$WORK/btf.log"
+	section btf-metrics "$WORK/btf.metrics"
+}
+
+emit "@@KERNEL $(uname -r)"
+emit "@@LSM $(cat /sys/kernel/security/lsm 2>/dev/null)"
+for ph in $PHASES; do
+	PHASE_T=$(now)
+	say "phase $ph"
+	"phase_$ph"
+done
+emit "@@TIME matrix $(since "$T0")"
+emit "@@DONE"
+say "done"

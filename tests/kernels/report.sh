@@ -1,0 +1,230 @@
+# Judges the matrix results and prints the table; sourced by run.sh (bash),
+# which sets RES, KERNELS, KVER, KDIR, KINDS, KEY, WALL, CONNECTS, HOST_PORT,
+# WORK, START. Writes $WORK/RESULTS.md and exits 0 only if everything that
+# should work worked and every failure was clean.
+
+# section NAME of results file F
+sect() { awk -v n="$2" '$0 == "@@BEGIN " n { on = 1; next } $0 == "@@END " n { on = 0 } on' "$1"; }
+# the value after "@@TAG [name] " in F
+tag() { awk -v t="@@$2" -v n="${3:-}" '$1 == t && (n == "" || $2 == n) { print (n == "" ? $2 : $3); exit }' "$1"; }
+# value of the first sample of METRIC carrying every label=value given
+sample() { # FILE METRIC label=value...
+	local f=$1 m=$2
+	shift 2
+	awk -v m="$m" -v want="$*" '
+		BEGIN { n = split(want, w, " ") }
+		index($0, m "{") == 1 {
+			ok = 1
+			for (i = 1; i <= n; i++) {
+				split(w[i], kv, "=")
+				if (index($0, kv[1] "=\"" kv[2] "\"") == 0) ok = 0
+			}
+			if (ok) { print $NF; exit }
+		}' "$f"
+}
+# the failure message of PROBE in LOG, continuation lines joined with " | "
+errmsg() { # LOG PROBE
+	awk -v p="probe $2 failed: " '
+		found && /^  / { printf " | %s", substr($0, 3); next }
+		found { exit }
+		index($0, p) { found = 1; printf "%s", substr($0, index($0, p) + length(p)) }
+		END { if (found) print "" }' "$1"
+}
+num() { awk -v v="${1:-0}" 'BEGIN { printf "%d", v + 0 }'; }
+
+HOST_EXPECTED_FAILURES=" kprobe kretprobe ksyscall fentry fexit lsm kp_tcpconnect "
+ROWS=("${KINDS[@]}" kp_tcpconnect exitsnoop tcpconnect)
+declare -A LABEL=([kp_tcpconnect]="kprobe+kretprobe tcpconnect" [exitsnoop]="built-in exitsnoop" [tcpconnect]="built-in tcpconnect")
+COLS=()
+[[ -f $RES/host ]] && COLS+=(host)
+for s in $KERNELS; do COLS+=("$s"); done
+
+PROBLEMS=()
+problem() { PROBLEMS+=("$*"); }
+declare -A CELL HEAD BROKEN PORTOF
+for c in "${COLS[@]}"; do
+	f=$RES/$c
+	sect "$f" main-log >"$RES/$c.main.log"
+	sect "$f" main-metrics >"$RES/$c.main.metrics"
+	sect "$f" btf-log >"$RES/$c.btf.log"
+	sect "$f" btf-metrics >"$RES/$c.btf.metrics"
+	kv=$(tag "$f" KERNEL)
+	HEAD[$c]=$([[ $c == host ]] && echo "host ${kv:-?}" || echo "${kv:-$c}")
+	PORTOF[$c]=$([[ $c == host ]] && echo "$HOST_PORT" || echo 9091)
+	why=
+	if ! grep -q '^@@DONE' "$f"; then
+		why="the run did not finish"
+		[[ -f $RES/$c.console ]] && grep -qE 'Kernel panic|BUG:|Oops' "$RES/$c.console" && why="$why (kernel panic/oops: see $RES/$c.console)"
+		grep -q '^@@GUARD' "$f" && why="$why (guest timeout)"
+		[[ $c != host && $(cut -d' ' -f2 "$RES/$c.wall" 2>/dev/null) == 124 ]] && why="$why (qemu killed after QEMU_TIMEOUT=${QEMU_TIMEOUT}s)"
+	fi
+	st=$(grep -m1 '^@@STATUS main ' "$f" || true)
+	[[ $st == *alive=1* ]] || why="${why:+$why; }beed was not running at the end of the main phase (${st:-no status})"
+	for bs in $(grep -E '^@@STATUS (main|btf) alive=1 exit=' "$f" | sed 's/^@@STATUS \([a-z]*\) .*exit=/\1:/' || true); do
+		[[ ${bs#*:} == 0 ]] || problem "${HEAD[$c]:-$c}: beed (${bs%%:*} phase) exited with status ${bs#*:} on SIGTERM (panic, or had to be killed)"
+	done
+	grep -q 'panicked' "$RES/$c.main.log" && why="${why:+$why; }beed panicked (see $RES/$c.main.log)"
+	[[ -s $RES/$c.main.metrics ]] || why="${why:+$why; }no metrics scraped"
+	if [[ $c != host ]]; then
+		sect "$f" dmesg >"$RES/$c.dmesg"
+		splat=$(grep -m3 -E 'BUG:|WARNING:|Oops|Call Trace|general protection|Kernel panic' "$RES/$c.dmesg" "$RES/$c.console" 2>/dev/null || true)
+		[[ -z $splat ]] || problem "${HEAD[$c]}: the kernel logged: $(echo "$splat" | tr '\n' ' ')"
+	fi
+	if [[ -n $why ]]; then BROKEN[$c]=$why; problem "${HEAD[$c]}: $why"; fi
+	for r in "${ROWS[@]}"; do
+		m=$RES/$c.main.metrics
+		up=$(sample "$m" beed_probe_up probe="$r")
+		case $r in
+		kp_tcpconnect) hits=$(sample "$m" ebpf_solo_io_counter_connections_kp probe="$r" daddr=127.0.0.1 saddr=127.0.0.1) ;;
+		exitsnoop) hits=$(sample "$m" beed_events_total probe="$r") ;;
+		tcpconnect) hits=$(sample "$m" ebpf_solo_io_counter_connections probe="$r" daddr=127.0.0.1 dport="${PORTOF[$c]}") ;;
+		*) hits=$(sample "$m" ebpf_solo_io_counter_hits probe="$r" kind="${KEY[$r]}") ;;
+		esac
+		hits=$(num "$hits")
+		err=$(errmsg "$RES/$c.main.log" "$r")
+		if [[ $up == 1 ]]; then
+			if [[ $hits -gt 0 ]]; then
+				cell="attached ($hits hits)"
+			elif [[ $r == iter ]]; then
+				cell="attached"
+			else
+				cell="FAILED (attached, 0 hits)"
+			fi
+		elif [[ -n $err && ($err == *.bpf.o* || $err == *'SEC("'* || $err == *built-in*) ]]; then
+			cell="clean failure"
+		else
+			cell="FAILED"
+		fi
+		[[ -n ${BROKEN[$c]:-} ]] && cell="FAILED"
+		CELL[$c,$r]=$cell
+		expected_ok=1
+		[[ $c == host && $HOST_EXPECTED_FAILURES == *" $r "* ]] && expected_ok=0
+		case $cell in
+		attached*) ;;
+		"clean failure")
+			if [[ $expected_ok == 1 ]]; then
+				problem "${HEAD[$c]}: $r should attach but failed: $err"
+			fi
+			;;
+		*) [[ -z ${BROKEN[$c]:-} ]] && problem "${HEAD[$c]}: $r: $cell${err:+: $err}${up:+ (beed_probe_up $up)}" ;;
+		esac
+	done
+done
+
+# exact counts and btf_path, guests only
+declare -A EXACT BTF TIMES
+for c in "${COLS[@]}"; do
+	f=$RES/$c
+	m=$RES/$c.main.metrics
+	if [[ $c == host ]]; then
+		# not asserted: the host is shared, the built-in counts every netns
+		kp="n/a"
+		[[ ${CELL[$c,kp_tcpconnect]} == attached* ]] && kp="$(num "$(sample "$m" ebpf_solo_io_counter_connections_kp probe=kp_tcpconnect daddr=127.0.0.1 saddr=127.0.0.1)")/$CONNECTS"
+		EXACT[$c]="kprobe $kp, built-in $(num "$(sample "$m" ebpf_solo_io_counter_connections probe=tcpconnect daddr=127.0.0.1 dport="$HOST_PORT")")/$CONNECTS"
+		BTF[$c]="not run"
+		TIMES[$c]="beed ready $(tag "$f" TIME main_ready)s, whole run ${WALL[host]}s"
+		continue
+	fi
+	kp=$(num "$(sample "$m" ebpf_solo_io_counter_connections_kp probe=kp_tcpconnect daddr=127.0.0.1 saddr=127.0.0.1)")
+	tc=$(num "$(sample "$m" ebpf_solo_io_counter_connections probe=tcpconnect daddr=127.0.0.1 saddr=127.0.0.1 dport=9091)")
+	EXACT[$c]="kprobe $kp/$CONNECTS, built-in $tc/$CONNECTS"
+	[[ $kp == "$CONNECTS" ]] || problem "${HEAD[$c]}: kprobe tcpconnect counted $kp loopback connects, expected exactly $CONNECTS"
+	[[ $tc == "$CONNECTS" ]] || problem "${HEAD[$c]}: built-in tcpconnect counted $tc loopback connects to :9091, expected exactly $CONNECTS"
+	setup=$(grep -m1 '^@@STATUS btf setup=' "$f" | sed 's/.*setup=//' || true)
+	b=$RES/$c.btf.metrics
+	with_up=$(sample "$b" beed_probe_up probe=kp_btf_path)
+	with_n=$(num "$(sample "$b" ebpf_solo_io_counter_connections_kp probe=kp_btf_path daddr=127.0.0.1 saddr=127.0.0.1)")
+	without_up=$(sample "$b" beed_probe_up probe=kp_no_btf)
+	without_err=$(errmsg "$RES/$c.btf.log" kp_no_btf)
+	bst=$(grep -m1 '^@@STATUS btf alive=' "$f" || true)
+	if [[ $setup != ok ]]; then
+		BTF[$c]="FAILED (setup: ${setup:-not run})"
+	elif [[ $bst != *alive=1* ]] || grep -q panicked "$RES/$c.btf.log"; then
+		BTF[$c]="FAILED (beed did not survive: ${bst:-no status})"
+	elif [[ $with_up == 1 && $with_n == "$CONNECTS" && $without_up == 0 && $without_err == *btf_path* ]]; then
+		BTF[$c]="ok: with btf_path loaded, $with_n/$CONNECTS connects; without: clean failure"
+	else
+		BTF[$c]="FAILED (with btf_path: up=${with_up:-?} count=$with_n; without: up=${without_up:-?} ${without_err:+error names BTF: $([[ $without_err == *BTF* ]] && echo yes || echo no)})"
+	fi
+	[[ ${BTF[$c]} == ok* ]] || problem "${HEAD[$c]}: btf_path: ${BTF[$c]}"
+	TIMES[$c]="user space $(tag "$f" BOOT)s after boot, beed ready $(tag "$f" TIME main_ready)s, matrix $(tag "$f" TIME matrix)s, qemu ${WALL[$c]}s"
+	TIMES[$c]=${TIMES[$c]// s,/ ?,}
+done
+
+# ---------------------------------------------------------------- print
+table() {
+	local row="| program type |" sep="|---|" r c
+	for c in "${COLS[@]}"; do row+=" ${HEAD[$c]} |"; sep+="---|"; done
+	echo "$row"
+	echo "$sep"
+	for r in "${ROWS[@]}"; do
+		row="| ${LABEL[$r]:-$r} |"
+		for c in "${COLS[@]}"; do row+=" ${CELL[$c,$r]} |"; done
+		echo "$row"
+	done
+	for what in EXACT BTF TIMES; do
+		case $what in
+		EXACT) row="| exact loopback connect count |" ;;
+		BTF) row="| btf_path, kernel BTF hidden |" ;;
+		TIMES) row="| times |" ;;
+		esac
+		local -n values=$what
+		for c in "${COLS[@]}"; do row+=" ${values[$c]:-} |"; done
+		unset -n values
+		echo "$row"
+	done
+}
+# every clean failure with its message: what a user reads in the log
+failures() {
+	local c r
+	for c in "${COLS[@]}"; do
+		for r in "${ROWS[@]}"; do
+			[[ ${CELL[$c,$r]} == "clean failure" ]] || continue
+			printf -- '- %s, %s: `` %s ``\n' "${HEAD[$c]}" "$r" "$(errmsg "$RES/$c.main.log" "$r" | cut -c1-300)"
+		done
+	done
+	for c in "${COLS[@]}"; do
+		[[ -s $RES/$c.btf.log ]] || continue
+		printf -- '- %s, btf_path check, kp_no_btf (kernel BTF hidden, no btf_path): `` %s ``\n' "${HEAD[$c]}" "$(errmsg "$RES/$c.btf.log" kp_no_btf | cut -c1-300)"
+	done
+}
+TOTAL=$(($(date +%s) - START))
+step "results"
+table | tee "$RES/table.md"
+echo
+echo "kernel packages: $(for s in $KERNELS; do printf '%s ' "$(basename "${KDIR[$s]}")"; done)"
+echo "whole run: ${TOTAL}s; logs, metrics and console output in $RES"
+echo
+echo "clean failures, as logged:"
+failures | cut -c1-400
+{
+	echo "# Kernel matrix results"
+	echo
+	echo "Command: \`make test-kernels\` (= \`tests/kernels/run.sh\`), as root, on $(date -u +%Y-%m-%d)."
+	echo "Host kernel $(uname -r); guests: $(for s in $KERNELS; do printf '%s ' "$(basename "${KDIR[$s]}")"; done)"
+	echo "booted with \`qemu-system-x86_64 -accel tcg -cpu max -smp 1 -m 1024\`, $CONNECTS counted loopback connects per phase."
+	echo "Whole run: ${TOTAL}s on $(nproc) cores."
+	echo
+	table
+	echo
+	echo "Clean failures, as beed logged them (\`probe NAME failed: ...\`, cut at 300 characters):"
+	echo
+	failures
+	if ((${#PROBLEMS[@]})); then
+		echo
+		echo "Problems:"
+		for p in "${PROBLEMS[@]}"; do echo "- $p"; done
+	fi
+} >"$WORK/RESULTS.md"
+echo "table written to $WORK/RESULTS.md"
+
+
+if ((${#PROBLEMS[@]})); then
+	echo
+	echo "FAILED: ${#PROBLEMS[@]} problem(s):"
+	for p in "${PROBLEMS[@]}"; do echo "  - $p" | cut -c1-600; done
+	exit 1
+fi
+echo
+echo "kernel matrix: all passed"
+exit 0
