@@ -23,10 +23,7 @@ fn main() {
         Ok("aarch64") => "aarch64",
         _ => "x86_64",
     };
-    println!(
-        "cargo:rerun-if-changed={}",
-        include_vmlinux.join(arch_dir).join("vmlinux.h").display()
-    );
+    println!("cargo:rerun-if-changed={}", include_vmlinux.join(arch_dir).join("vmlinux.h").display());
 
     let mut names = Vec::new();
     let entries = match fs::read_dir(&bpf_dir) {
@@ -46,15 +43,11 @@ fn main() {
     // One module per built-in plus a table the daemon looks built-ins up in.
     let mut table = String::new();
     for name in &names {
-        table.push_str(&format!(
-            "pub mod {name} {{ include!(concat!(env!(\"OUT_DIR\"), \"/{name}.skel.rs\")); }}\n"
-        ));
+        table.push_str(&format!("pub mod {name} {{ include!(concat!(env!(\"OUT_DIR\"), \"/{name}.skel.rs\")); }}\n"));
     }
     table.push_str("/// Name and ELF object of every built-in probe.\npub static BUILTINS: &[(&str, &[u8])] = &[\n");
     for name in &names {
-        table.push_str(&format!(
-            "    (\"{name}\", include_bytes!(concat!(env!(\"OUT_DIR\"), \"/{name}.bpf.o\"))),\n"
-        ));
+        table.push_str(&format!("    (\"{name}\", include_bytes!(concat!(env!(\"OUT_DIR\"), \"/{name}.bpf.o\"))),\n"));
     }
     table.push_str("];\n");
     if let Err(e) = fs::write(out.join("builtins.rs"), table) {
@@ -69,13 +62,7 @@ fn build_one(src: &Path, name: &str, out: &Path, clang: &OsStr, vmlinux: &Path, 
         .source(src)
         .obj(&obj)
         .clang(clang)
-        .clang_args([
-            OsStr::new("-I"),
-            vmlinux.as_os_str(),
-            OsStr::new("-I"),
-            solo.as_os_str(),
-            OsStr::new("-Wall"),
-        ])
+        .clang_args([OsStr::new("-I"), vmlinux.as_os_str(), OsStr::new("-I"), solo.as_os_str(), OsStr::new("-Wall")])
         .build_and_generate(&skel);
     if let Err(e) = res {
         fail(&format!("compiling {}: {e:#}", src.display()));

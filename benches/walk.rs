@@ -33,7 +33,10 @@ fn key_plan() -> Plan {
 }
 
 fn fill(n: u32) -> Result<MapHandle, Box<dyn std::error::Error>> {
-    let opts = libbpf_sys::bpf_map_create_opts { sz: std::mem::size_of::<libbpf_sys::bpf_map_create_opts>() as _, ..Default::default() };
+    let opts = libbpf_sys::bpf_map_create_opts {
+        sz: std::mem::size_of::<libbpf_sys::bpf_map_create_opts>() as _,
+        ..Default::default()
+    };
     let map = MapHandle::create(MapType::Hash, Some("bench_walk"), 12, 8, n, &opts)?;
     let chunk = 65536u32;
     let mut i = 0u32;
@@ -117,7 +120,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (lrs, got) = best(if n > 100_000 { 1 } else { 3 }, || {
             map.lookup_batch(4096, MapFlags::ANY, MapFlags::ANY).map(|it| it.count()).unwrap_or(0)
         });
-        let lrs_cell = if got == n as usize { format!("{:.0}", lrs * 1e9 / n as f64) } else { format!("{:.0} (saw {got})", lrs * 1e9 / n as f64) };
+        let lrs_cell = if got == n as usize {
+            format!("{:.0}", lrs * 1e9 / n as f64)
+        } else {
+            format!("{:.0} (saw {got})", lrs * 1e9 / n as f64)
+        };
 
         let (render, size) = if n <= 100_000 {
             best(3, || beed::http::render(&registry, &text).map(|b| b.len()).unwrap_or(0))

@@ -125,7 +125,12 @@ fn lb(what: impl Into<String>) -> impl FnOnce(libbpf_rs::Error) -> Failure {
     move |e| Failure::Libbpf(what, e)
 }
 
-fn attach_inner(prog: &ProgramMut<'_>, section: &str, cfg: Option<&AttachConfig>, name: &str) -> Result<Vec<Attachment>, Failure> {
+fn attach_inner(
+    prog: &ProgramMut<'_>,
+    section: &str,
+    cfg: Option<&AttachConfig>,
+    name: &str,
+) -> Result<Vec<Attachment>, Failure> {
     let kind = section_kind(section);
     let need = |what: &str| {
         Failure::Config(format!(
@@ -143,11 +148,7 @@ fn attach_inner(prog: &ProgramMut<'_>, section: &str, cfg: Option<&AttachConfig>
         "uprobe" | "uretprobe" => {
             let binary = cfg.binary.as_ref().ok_or_else(|| need("binary"))?;
             let retprobe = kind == "uretprobe";
-            let opts = libbpf_rs::UprobeOpts {
-                retprobe,
-                func_name: cfg.func.clone(),
-                ..Default::default()
-            };
+            let opts = libbpf_rs::UprobeOpts { retprobe, func_name: cfg.func.clone(), ..Default::default() };
             let off = usize::try_from(cfg.offset.unwrap_or(0)).map_err(|_| need("offset"))?;
             let what = format!("attach to {}:{}", binary.display(), cfg.func.as_deref().unwrap_or("?"));
             prog.attach_uprobe_with_opts(cfg.pid.unwrap_or(-1), binary, off, opts)
@@ -248,7 +249,14 @@ fn perf_event(prog: &ProgramMut<'_>, cfg: &AttachConfig) -> Result<Vec<Attachmen
         // SAFETY: attr is a valid perf_event_attr of `size` bytes; pid -1 with
         // a cpu means "every task on that CPU"; the returned fd is owned below.
         let fd = unsafe {
-            libc::syscall(libc::SYS_perf_event_open, &attr as *const PerfEventAttr, -1i32, cpu, -1i32, PERF_FLAG_FD_CLOEXEC)
+            libc::syscall(
+                libc::SYS_perf_event_open,
+                &attr as *const PerfEventAttr,
+                -1i32,
+                cpu,
+                -1i32,
+                PERF_FLAG_FD_CLOEXEC,
+            )
         };
         if fd < 0 {
             let e = std::io::Error::last_os_error();

@@ -116,9 +116,7 @@ impl Btf {
         let mut types = vec![Type { name: String::new(), kind: Kind::Void, raw: 0..0 }];
         let mut p = 0usize;
         while p < tdata.len() {
-            let rd = |o: usize| {
-                u32_at(tdata, p + o).ok_or_else(|| bad(format!("type {} is truncated", types.len())))
-            };
+            let rd = |o: usize| u32_at(tdata, p + o).ok_or_else(|| bad(format!("type {} is truncated", types.len())));
             let start = p;
             let name = name_at(rd(0)?)?;
             let info = rd(4)?;
@@ -182,7 +180,11 @@ impl Btf {
                     for i in 0..vlen {
                         let lo = rd(i * stride + 4)?;
                         let value = if kind_no == 6 {
-                            if kind_flag { lo as i32 as i64 } else { lo as i64 }
+                            if kind_flag {
+                                lo as i32 as i64
+                            } else {
+                                lo as i64
+                            }
                         } else {
                             ((rd(i * stride + 8)? as u64) << 32 | lo as u64) as i64
                         };
@@ -215,11 +217,7 @@ impl Btf {
                     }
                     let mut vars = Vec::with_capacity(vlen);
                     for i in 0..vlen {
-                        vars.push(SecVar {
-                            type_id: rd(i * 12)?,
-                            offset: rd(i * 12 + 4)?,
-                            size: rd(i * 12 + 8)?,
-                        });
+                        vars.push(SecVar { type_id: rd(i * 12)?, offset: rd(i * 12 + 4)?, size: rd(i * 12 + 8)? });
                     }
                     p += vlen * 12;
                     Kind::Datasec { size: size_or_type, vars }
@@ -246,8 +244,7 @@ impl Btf {
     pub fn resolve(&self, mut id: TypeId) -> Option<TypeId> {
         for _ in 0..MAX_RESOLVE_DEPTH {
             match &self.get(id)?.kind {
-                Kind::Typedef(t) | Kind::Volatile(t) | Kind::Const(t) | Kind::Restrict(t)
-                | Kind::TypeTag(t) => id = *t,
+                Kind::Typedef(t) | Kind::Volatile(t) | Kind::Const(t) | Kind::Restrict(t) | Kind::TypeTag(t) => id = *t,
                 _ => return Some(id),
             }
         }
@@ -276,12 +273,13 @@ impl Btf {
         }
         let id = self.resolve(id)?;
         match &self.get(id)?.kind {
-            Kind::Int { size, .. } | Kind::Struct { size, .. } | Kind::Union { size, .. }
-            | Kind::Enum { size, .. } | Kind::Float { size } => Some(*size as u64),
+            Kind::Int { size, .. }
+            | Kind::Struct { size, .. }
+            | Kind::Union { size, .. }
+            | Kind::Enum { size, .. }
+            | Kind::Float { size } => Some(*size as u64),
             Kind::Ptr(_) => Some(8),
-            Kind::Array { elem, len } => {
-                self.size_of_depth(*elem, depth + 1)?.checked_mul(*len as u64)
-            }
+            Kind::Array { elem, len } => self.size_of_depth(*elem, depth + 1)?.checked_mul(*len as u64),
             _ => None,
         }
     }

@@ -262,11 +262,8 @@ fn probe(
     let source = match &p.object {
         Some(obj) => {
             let file = obj.get_ref();
-            let file = if file.is_relative() {
-                path.parent().unwrap_or(Path::new(".")).join(file)
-            } else {
-                file.clone()
-            };
+            let file =
+                if file.is_relative() { path.parent().unwrap_or(Path::new(".")).join(file) } else { file.clone() };
             if !file.is_file() {
                 return Err(at(
                     obj.span().start,
@@ -366,8 +363,7 @@ impl Config {
     /// Reads and validates the config at `path`; `builtins` lists the
     /// built-in probes by name.
     pub fn load(path: &Path, builtins: &[(&str, &'static [u8])]) -> Result<Config> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
         let mut cfg = Self::parse(&text, path, builtins)?;
         let dir = probes_dir(path);
         let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
@@ -382,8 +378,7 @@ impl Config {
         let mut names: BTreeMap<String, PathBuf> =
             cfg.all_probe_names.iter().map(|n| (n.clone(), path.to_path_buf())).collect();
         for file in files {
-            let text = std::fs::read_to_string(&file)
-                .map_err(|source| Error::Io { path: file.clone(), source })?;
+            let text = std::fs::read_to_string(&file).map_err(|source| Error::Io { path: file.clone(), source })?;
             let raw: RawProbesFile = toml::from_str(&text).map_err(|e| toml_error(&text, &file, &e))?;
             for (name, p) in &raw.probes {
                 if let Some(first) = names.get(name.get_ref()) {
@@ -512,7 +507,8 @@ mod probes_d_tests {
     const BUILTINS: &[(&str, &[u8])] = &[("exitsnoop", b"x"), ("tcpconnect", b"y")];
 
     #[test]
-    fn probes_d_files_add_probes_and_name_themselves_in_errors() -> std::result::Result<(), Box<dyn std::error::Error>> {
+    fn probes_d_files_add_probes_and_name_themselves_in_errors() -> std::result::Result<(), Box<dyn std::error::Error>>
+    {
         let dir = tempfile::tempdir()?;
         let main = dir.path().join("beed.toml");
         std::fs::write(&main, "[probes.exitsnoop]\n")?;

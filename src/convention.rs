@@ -12,12 +12,8 @@ pub enum Output {
 }
 
 impl Output {
-    const ALL: [(Output, &'static str); 4] = [
-        (Output::Print, "print"),
-        (Output::Counter, "counter"),
-        (Output::Gauge, "gauge"),
-        (Output::Hist, "hist"),
-    ];
+    const ALL: [(Output, &'static str); 4] =
+        [(Output::Print, "print"), (Output::Counter, "counter"), (Output::Gauge, "gauge"), (Output::Hist, "hist")];
 
     /// The keyword as written in names and sections.
     pub fn keyword(self) -> &'static str {
@@ -30,10 +26,7 @@ impl Output {
         if let Some(kw) = section.strip_prefix(".maps.") {
             return Self::ALL.iter().find(|(_, k)| *k == kw).map(|(o, _)| *o);
         }
-        Self::ALL
-            .iter()
-            .find(|(_, k)| name.strip_prefix(k).is_some_and(|rest| rest.starts_with('_')))
-            .map(|(o, _)| *o)
+        Self::ALL.iter().find(|(_, k)| name.strip_prefix(k).is_some_and(|rest| rest.starts_with('_'))).map(|(o, _)| *o)
     }
 }
 

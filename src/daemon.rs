@@ -33,7 +33,12 @@ pub fn run(config_path: &Path) -> Result<()> {
     sigs.thread_block().context("blocking signals")?;
 
     let cfg = Config::load(config_path, crate::builtins::BUILTINS)?;
-    tracing::info!("beed {} starting with {} ({} probes)", env!("CARGO_PKG_VERSION"), cfg.path.display(), cfg.probes.len());
+    tracing::info!(
+        "beed {} starting with {} ({} probes)",
+        env!("CARGO_PKG_VERSION"),
+        cfg.path.display(),
+        cfg.probes.len()
+    );
     match crate::tracefs::ensure_mounted() {
         Ok(Some(note)) => tracing::info!("{note}"),
         Ok(None) => {}
@@ -131,11 +136,7 @@ fn reload(config_path: &Path, handle: &engine::EngineHandle, listen: Option<std:
     };
     let report = result?;
     let summary = report.summary();
-    tracing::info!(
-        "reloaded: {summary}; kept [{}], removed [{}]",
-        report.kept.join(", "),
-        report.removed.join(", ")
-    );
+    tracing::info!("reloaded: {summary}; kept [{}], removed [{}]", report.kept.join(", "), report.removed.join(", "));
     let _ = sd_notify::notify(false, &[NotifyState::Ready, NotifyState::Status(&summary)]);
     Some(summary)
 }

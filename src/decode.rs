@@ -20,7 +20,11 @@ pub enum Value<'a> {
     Duration(u64),
     F(f64),
     Ptr(u64),
-    Array { bytes: &'a [u8], elem: u8, signed: bool },
+    Array {
+        bytes: &'a [u8],
+        elem: u8,
+        signed: bool,
+    },
 }
 
 fn uint(b: &[u8]) -> u64 {

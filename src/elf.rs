@@ -50,9 +50,7 @@ impl<'a> Elf<'a> {
         }
         let machine = u16_at(data, 18).ok_or_else(|| bad("truncated header"))?;
         if machine != EM_BPF {
-            return Err(bad(&format!(
-                "machine type is {machine}, not BPF (247): compile with clang -target bpf"
-            )));
+            return Err(bad(&format!("machine type is {machine}, not BPF (247): compile with clang -target bpf")));
         }
         let shoff = u64_at(data, 40).ok_or_else(|| bad("truncated header"))? as usize;
         let shentsize = u16_at(data, 58).ok_or_else(|| bad("truncated header"))? as usize;
@@ -91,14 +89,13 @@ impl<'a> Elf<'a> {
             }
             raw.push((name, kind, offset, size));
         }
-        let strtab = raw
-            .get(shstrndx)
-            .ok_or_else(|| bad("section name table index out of range"))
-            .and_then(|&(_, _, off, size)| {
+        let strtab = raw.get(shstrndx).ok_or_else(|| bad("section name table index out of range")).and_then(
+            |&(_, _, off, size)| {
                 off.checked_add(size)
                     .and_then(|end| data.get(off..end))
                     .ok_or_else(|| bad("section name table runs past the end of the file"))
-            })?;
+            },
+        )?;
         let sections = raw
             .into_iter()
             .map(|(name, kind, offset, size)| Section {

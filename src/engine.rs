@@ -115,7 +115,8 @@ pub fn spawn(
     selfm: SelfMetrics,
     watchdog: Option<Duration>,
 ) -> std::io::Result<EngineHandle> {
-    let wake = Arc::new(EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK).map_err(std::io::Error::from)?);
+    let wake =
+        Arc::new(EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK).map_err(std::io::Error::from)?);
     let stats = Arc::new(Stats::default());
     let (report_tx, reports) = mpsc::channel();
     let (commands, command_rx) = mpsc::channel();
@@ -153,7 +154,13 @@ struct Engine {
 }
 
 impl Engine {
-    fn new(cfg: &Config, registry: Registry, text: TextRegistry, selfm: SelfMetrics, watchdog: Option<Duration>) -> Option<Self> {
+    fn new(
+        cfg: &Config,
+        registry: Registry,
+        text: TextRegistry,
+        selfm: SelfMetrics,
+        watchdog: Option<Duration>,
+    ) -> Option<Self> {
         let out_errors = selfm.output_errors.with_label_values(&["events"]);
         let suppressed = selfm.events_suppressed.clone();
         let events = match Events::open(cfg.events, cfg.journal_rate_limit, out_errors.clone(), suppressed.clone()) {

@@ -74,9 +74,8 @@ pub fn serve(addr: SocketAddr, registry: Registry, text: TextRegistry) -> std::i
                         let r = respond(&registry, &text, &req);
                         async move { Ok::<_, Infallible>(r) }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
+                    let _ =
+                        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
                 });
             }
         });

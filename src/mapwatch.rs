@@ -5,18 +5,18 @@ use std::collections::HashMap;
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
-use libbpf_rs::{MapHandle, MapType};
-use prometheus::{Gauge, IntCounter, IntGauge};
 #[allow(unused_imports)]
 use libbpf_rs::MapCore as _;
+use libbpf_rs::{MapHandle, MapType};
+use prometheus::{Gauge, IntCounter, IntGauge};
 
+use crate::config::MapConfig;
 use crate::convention::{metric_name, Output};
 use crate::decode;
 use crate::error::{Error, Result};
 use crate::probe::{Probe, WatchedMap};
 use crate::schema::{Field, FieldKind, Plan};
 use crate::sinks::events::PrintMap;
-use crate::config::MapConfig;
 use crate::sinks::labels;
 use crate::sinks::map_hist::{self, MapHist};
 use crate::sinks::map_series::MapSeries;
@@ -24,11 +24,25 @@ use crate::sinks::Context;
 use crate::walk::Walker;
 
 enum Kind {
-    Print { pm: PrintMap, prev: HashMap<Vec<u8>, Vec<u8>>, seen: Vec<(Vec<u8>, Vec<u8>)>, summed: Vec<u8> },
-    Metric { series: MapSeries, field: Field },
-    Hist { hist: MapHist, field: Field },
+    Print {
+        pm: PrintMap,
+        prev: HashMap<Vec<u8>, Vec<u8>>,
+        seen: Vec<(Vec<u8>, Vec<u8>)>,
+        summed: Vec<u8>,
+    },
+    Metric {
+        series: MapSeries,
+        field: Field,
+    },
+    Hist {
+        hist: MapHist,
+        field: Field,
+    },
     /// The probe's `beed_lost` drop counter.
-    Lost { counter: IntCounter, last: u64 },
+    Lost {
+        counter: IntCounter,
+        last: u64,
+    },
 }
 
 /// One watched hash/array map and its schedule.
@@ -78,7 +92,8 @@ fn lost_watch(probe: &Probe, l: &crate::probe::LostMap, ctx: &Context) -> Result
     let labels = [probe.name.as_str(), name];
     let err = |reason: String| Error::Map { map: name.to_string(), reason };
     let walker = Walker::new(l.key_size, l.value_size, l.percpu).map_err(|e| err(format!("walker: {e}")))?;
-    let handle = MapHandle::try_from(&l.handle).map_err(|e| Error::libbpf(format!("map {name}: duplicating its fd"), e))?;
+    let handle =
+        MapHandle::try_from(&l.handle).map_err(|e| Error::libbpf(format!("map {name}: duplicating its fd"), e))?;
     let u64_plan = Plan {
         type_name: "u64".into(),
         size: 8,

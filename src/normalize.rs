@@ -106,11 +106,7 @@ pub fn normalize<'a>(bytes: &'a [u8], what: &str) -> Result<Cow<'a, [u8]>> {
     for i in 0..shnum {
         shdrs.push(Shdr::read(bytes, shoff + i * 64).ok_or_else(|| bad("truncated section header"))?);
     }
-    let shstr = shdrs
-        .get(shstrndx)
-        .and_then(|s| s.data(bytes))
-        .ok_or_else(|| bad("bad section name table"))?
-        .to_vec();
+    let shstr = shdrs.get(shstrndx).and_then(|s| s.data(bytes)).ok_or_else(|| bad("bad section name table"))?.to_vec();
     let names: Vec<String> = shdrs.iter().map(|s| name_of(&shstr, s.name).to_string()).collect();
 
     let mut out = bytes.to_vec();
@@ -198,7 +194,7 @@ pub fn normalize<'a>(bytes: &'a [u8], what: &str) -> Result<Cow<'a, [u8]>> {
     let maps_off = append(&mut out, &merged);
     shdrs.push(Shdr {
         name: maps_name,
-        kind: 1, // PROGBITS
+        kind: 1,  // PROGBITS
         flags: 3, // WRITE | ALLOC
         offset: maps_off,
         size: merged.len() as u64,

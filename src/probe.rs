@@ -139,13 +139,9 @@ pub fn load(cfg: &ProbeConfig) -> Result<Probe> {
     let mut builder = ObjectBuilder::default();
     builder.name(&cfg.name).map_err(|e| Error::libbpf(format!("{what}: naming object"), e))?;
     if let Some(btf) = &cfg.btf_path {
-        builder
-            .btf_custom_path(btf)
-            .map_err(|e| Error::libbpf(format!("{what}: btf_path {}", btf.display()), e))?;
+        builder.btf_custom_path(btf).map_err(|e| Error::libbpf(format!("{what}: btf_path {}", btf.display()), e))?;
     }
-    let mut open = builder
-        .open_memory(&bytes)
-        .map_err(|e| Error::libbpf(format!("{what}: opening object"), e))?;
+    let mut open = builder.open_memory(&bytes).map_err(|e| Error::libbpf(format!("{what}: opening object"), e))?;
 
     // A bee ringbuf carries its event type as value, which the kernel refuses
     // for RINGBUF maps: keep the type (read from BTF above) and zero the size.
@@ -240,9 +236,9 @@ pub fn load(cfg: &ProbeConfig) -> Result<Probe> {
         };
         let map_type = map.map_type();
         let err = |reason: String| Error::Map { map: spec.name.clone(), reason };
-        let value = spec.value.ok_or_else(|| {
-            err("has no BTF value type: declare it with __type(value, struct your_event)".into())
-        })?;
+        let value = spec
+            .value
+            .ok_or_else(|| err("has no BTF value type: declare it with __type(value, struct your_event)".into()))?;
         let key = match map_type {
             MapType::RingBuf | MapType::PerfEventArray => None,
             MapType::Hash | MapType::LruHash | MapType::Array | MapType::PercpuHash
@@ -280,12 +276,15 @@ pub fn load(cfg: &ProbeConfig) -> Result<Probe> {
     }
 
     let lost = match object.maps().find(|m| m.name() == LOST_MAP) {
-        Some(m) if matches!(m.map_type(), MapType::Array | MapType::PercpuArray) && m.value_size() == 8 => Some(LostMap {
-            handle: MapHandle::try_from(&m).map_err(|e| Error::libbpf(format!("map {LOST_MAP}: duplicating its fd"), e))?,
-            key_size: m.key_size(),
-            value_size: m.value_size(),
-            percpu: m.map_type() == MapType::PercpuArray,
-        }),
+        Some(m) if matches!(m.map_type(), MapType::Array | MapType::PercpuArray) && m.value_size() == 8 => {
+            Some(LostMap {
+                handle: MapHandle::try_from(&m)
+                    .map_err(|e| Error::libbpf(format!("map {LOST_MAP}: duplicating its fd"), e))?,
+                key_size: m.key_size(),
+                value_size: m.value_size(),
+                percpu: m.map_type() == MapType::PercpuArray,
+            })
+        }
         Some(_) => {
             return Err(Error::Map {
                 map: LOST_MAP.into(),
@@ -313,10 +312,8 @@ fn object_prog_section(bytes: &[u8], prog: &str) -> Option<String> {
     }
     let mut b = ObjectBuilder::default();
     let open = b.open_memory(bytes).ok()?;
-    let s = open
-        .progs()
-        .find(|p| p.name().to_string_lossy() == prog)
-        .map(|p| p.section().to_string_lossy().into_owned());
+    let s =
+        open.progs().find(|p| p.name().to_string_lossy() == prog).map(|p| p.section().to_string_lossy().into_owned());
     s
 }
 

@@ -23,7 +23,11 @@ pub enum FieldKind {
     Bool(u8),
     /// `char[N]`: a string up to the first NUL, or all N bytes.
     Str(usize),
-    Enum { size: u8, signed: bool, values: Vec<(i64, String)> },
+    Enum {
+        size: u8,
+        signed: bool,
+        values: Vec<(i64, String)>,
+    },
     /// `ipv4_addr`: 4 bytes in network order.
     Ipv4,
     /// `ipv6_addr` (16 bytes) or `struct in6_addr`.
@@ -34,9 +38,17 @@ pub enum FieldKind {
     F64,
     Pointer,
     /// An array of integers (logged as a JSON array, never a label).
-    IntArray { elem: u8, signed: bool, len: usize },
+    IntArray {
+        elem: u8,
+        signed: bool,
+        len: usize,
+    },
     /// A bitfield: `bits` bits starting `shift` bits into the field's first byte.
-    Bits { shift: u8, bits: u8, signed: bool },
+    Bits {
+        shift: u8,
+        bits: u8,
+        signed: bool,
+    },
 }
 
 impl FieldKind {
@@ -63,8 +75,13 @@ impl FieldKind {
     pub fn is_numeric(&self) -> bool {
         matches!(
             self,
-            FieldKind::Unsigned(_) | FieldKind::Signed(_) | FieldKind::Bool(_) | FieldKind::Duration
-                | FieldKind::F32 | FieldKind::F64 | FieldKind::Bits { .. }
+            FieldKind::Unsigned(_)
+                | FieldKind::Signed(_)
+                | FieldKind::Bool(_)
+                | FieldKind::Duration
+                | FieldKind::F32
+                | FieldKind::F64
+                | FieldKind::Bits { .. }
         )
     }
 }
@@ -99,9 +116,8 @@ pub fn map_defs(btf: &Btf) -> Result<Vec<MapDef>> {
     let mut out = Vec::new();
     for (section, vars) in btf.map_sections() {
         for v in vars {
-            let var = btf
-                .get(v.type_id)
-                .ok_or_else(|| Error::btf(section, format!("dangling type id {}", v.type_id)))?;
+            let var =
+                btf.get(v.type_id).ok_or_else(|| Error::btf(section, format!("dangling type id {}", v.type_id)))?;
             let Kind::Var { type_id, .. } = var.kind else { continue };
             let name = var.name.clone();
             let def_id = btf
@@ -143,8 +159,7 @@ pub fn plan(btf: &Btf, id: TypeId, map: &str, role: &str) -> Result<Plan> {
     let type_name = type_name(btf, id);
     let mut b = Builder { btf, map, fields: Vec::new() };
     let rid = btf.resolve(id).unwrap_or(id);
-    let is_struct = matches!(btf.get(rid).map(|t| &t.kind), Some(Kind::Struct { .. }))
-        && !is_special(btf, id);
+    let is_struct = matches!(btf.get(rid).map(|t| &t.kind), Some(Kind::Struct { .. })) && !is_special(btf, id);
     if is_struct {
         b.structure(rid, "", 0, 0)?;
     } else {

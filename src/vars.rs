@@ -58,11 +58,17 @@ pub fn encode(btf: &Btf, probe: &str, var: &RodataVar, value: &toml::Value) -> R
             }
             Ok(v)
         }
-        (Kind::Int { size, signed, is_bool: false, .. }, toml::Value::Integer(i)) => int_bytes(*i, *size, *signed).ok_or_else(|| {
-            e(format!("{i} does not fit in a {}{}-bit integer", if *signed { "signed " } else { "unsigned " }, size * 8))
-        }),
-        (Kind::Int { size, .. }, toml::Value::Boolean(b)) => int_bytes(i64::from(*b), *size, false)
-            .ok_or_else(|| e("does not fit".into())),
+        (Kind::Int { size, signed, is_bool: false, .. }, toml::Value::Integer(i)) => int_bytes(*i, *size, *signed)
+            .ok_or_else(|| {
+                e(format!(
+                    "{i} does not fit in a {}{}-bit integer",
+                    if *signed { "signed " } else { "unsigned " },
+                    size * 8
+                ))
+            }),
+        (Kind::Int { size, .. }, toml::Value::Boolean(b)) => {
+            int_bytes(i64::from(*b), *size, false).ok_or_else(|| e("does not fit".into()))
+        }
         (Kind::Enum { size, values, .. }, toml::Value::String(s)) => {
             let v = values.iter().find(|v| v.name == *s).ok_or_else(|| {
                 let names: Vec<&str> = values.iter().map(|v| v.name.as_str()).collect();
@@ -74,7 +80,10 @@ pub fn encode(btf: &Btf, probe: &str, var: &RodataVar, value: &toml::Value) -> R
             int_bytes(*i, *size, *signed).ok_or_else(|| e(format!("{i} does not fit")))
         }
         (Kind::Array { elem, len }, toml::Value::String(s)) => {
-            let is_char = btf.resolve(*elem).and_then(|x| btf.get(x)).is_some_and(|x| matches!(x.kind, Kind::Int { size: 1, .. }));
+            let is_char = btf
+                .resolve(*elem)
+                .and_then(|x| btf.get(x))
+                .is_some_and(|x| matches!(x.kind, Kind::Int { size: 1, .. }));
             if !is_char {
                 return Err(e("only char arrays can be set from a string".into()));
             }

@@ -45,7 +45,9 @@ fn every_attach_type_attaches_or_fails_clearly() -> TestResult {
     let arch = if cfg!(target_arch = "aarch64") { "arm64" } else { "x86" };
     let target = dir.path().join("uprobe_target");
     assert!(Command::new("cc").arg("-O2").arg("-o").arg(&target).arg(fixture("uprobe_target.c")).status()?.success());
-    let mut cfg = String::from("[metrics]\nlisten = \"127.0.0.1:{port}\"\n[events]\noutput = \"none\"\n[poll]\ninterval = \"100ms\"\n");
+    let mut cfg = String::from(
+        "[metrics]\nlisten = \"127.0.0.1:{port}\"\n[events]\noutput = \"none\"\n[poll]\ninterval = \"100ms\"\n",
+    );
     for (kind, _, _) in KINDS {
         let obj = dir.path().join(format!("{kind}.bpf.o"));
         let out = Command::new("clang")
@@ -81,16 +83,23 @@ fn every_attach_type_attaches_or_fails_clearly() -> TestResult {
     let mut failures = Vec::new();
     for (kind, key, feature) in KINDS {
         let up = sample(&text, "beed_probe_up", &[("probe", kind)]) == Some(1.0);
-        let hits = sample(&text, "ebpf_solo_io_counter_hits", &[("probe", kind), ("kind", &key.to_string())]).unwrap_or(0.0);
+        let hits =
+            sample(&text, "ebpf_solo_io_counter_hits", &[("probe", kind), ("kind", &key.to_string())]).unwrap_or(0.0);
         let err_line = log.lines().find(|l| l.contains(&format!("probe {kind} failed:"))).unwrap_or("");
-        table.push_str(&format!("{kind:<13} {}\n", if up { format!("attached, {hits} hits") } else { "clean failure".into() }));
+        table.push_str(&format!(
+            "{kind:<13} {}\n",
+            if up { format!("attached, {hits} hits") } else { "clean failure".into() }
+        ));
         let ok = match (up, feature) {
             (true, _) => *key == 0 || hits > 0.0,
             (false, None) => false,
-            (false, Some("kprobes")) => !kprobes_enabled() && err_line.contains("kprobes are not enabled in this kernel"),
+            (false, Some("kprobes")) => {
+                !kprobes_enabled() && err_line.contains("kprobes are not enabled in this kernel")
+            }
             (false, Some(_)) => err_line.contains("refuses BPF trampoline") || err_line.contains("lsm="),
         };
-        let names_program = up || (err_line.contains("SEC(\"") || err_line.contains(".bpf.o")) && err_line.contains(kind);
+        let names_program =
+            up || (err_line.contains("SEC(\"") || err_line.contains(".bpf.o")) && err_line.contains(kind);
         if !ok || !names_program {
             failures.push(format!("{kind}: up={up} hits={hits} error={err_line}"));
         }

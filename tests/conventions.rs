@@ -72,7 +72,8 @@ fn bad_vars_are_clear_per_probe_errors() -> TestResult {
         ("target_tgid = -1", "probes.bad.vars.target_tgid: -1 does not fit in a unsigned 32-bit integer"),
         ("enabled = \"yes\"", "probes.bad.vars.enabled: cannot set a bool from a TOML string"),
     ];
-    let mut cfg = String::from("[metrics]\nlisten = \"127.0.0.1:{port}\"\n[events]\noutput = \"stdout\"\n[probes.exitsnoop]\n");
+    let mut cfg =
+        String::from("[metrics]\nlisten = \"127.0.0.1:{port}\"\n[events]\noutput = \"stdout\"\n[probes.exitsnoop]\n");
     for (i, (var, _)) in cases.iter().enumerate() {
         cfg.push_str(&format!("[probes.bad{i}]\nobject = \"{}\"\n[probes.bad{i}.vars]\n{var}\n", obj.display()));
     }

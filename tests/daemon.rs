@@ -174,9 +174,15 @@ fn bad_config_exits_non_zero_naming_the_line() -> TestResult {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("beed.toml");
     let cases = [
-        ("[metrics]\nlisten = \"127.0.0.1:0\"\n\n[probes.exitsnoop]\nintervall = \"1s\"\n", ":5:1: unknown field `intervall`"),
+        (
+            "[metrics]\nlisten = \"127.0.0.1:0\"\n\n[probes.exitsnoop]\nintervall = \"1s\"\n",
+            ":5:1: unknown field `intervall`",
+        ),
         ("[probes.nosuchprobe]\n", ":1:9: probe `nosuchprobe` is not a built-in"),
-        ("[probes.mine]\nobject = \"/nonexistent.bpf.o\"\n", ":2:10: probes.mine.object: /nonexistent.bpf.o does not exist"),
+        (
+            "[probes.mine]\nobject = \"/nonexistent.bpf.o\"\n",
+            ":2:10: probes.mine.object: /nonexistent.bpf.o does not exist",
+        ),
         ("[metrics\n", ":1:"),
     ];
     for (cfg, want) in cases {
@@ -220,8 +226,12 @@ fn failing_probe_does_not_stop_the_others() -> TestResult {
     assert!(err.contains("probe broken failed") && err.contains("kp") && err.contains("kprobe"), "{err}");
     assert!(err.contains("1 probes up, 2 failed (broken, rejected)"), "{err}");
     // the verifier's reason is in the error
-    let rejected = err.lines().skip_while(|l| !l.contains("probe rejected failed")).take(20).collect::<Vec<_>>().join("\n");
-    assert!(rejected.contains("the verifier rejected program unchecked") && rejected.contains("invalid mem access"), "{rejected}");
+    let rejected =
+        err.lines().skip_while(|l| !l.contains("probe rejected failed")).take(20).collect::<Vec<_>>().join("\n");
+    assert!(
+        rejected.contains("the verifier rejected program unchecked") && rejected.contains("invalid mem access"),
+        "{rejected}"
+    );
     assert_eq!(sample(&text, "beed_probe_up", &[("probe", "rejected")]), Some(0.0), "{text}");
     // exitsnoop still delivers
     let child = Command::new("true").spawn()?;

@@ -51,9 +51,25 @@ fn unpacked_struct_offsets_follow_btf() -> TestResult {
     assert_eq!(
         layout,
         [
-            ("u8v", 0), ("s8v", 1), ("u16v", 2), ("s16v", 4), ("u32v", 8), ("s32v", 12), ("u64v", 16),
-            ("s64v", 24), ("flag", 32), ("name", 33), ("color", 40), ("v4", 44), ("v6", 48), ("took", 64),
-            ("in_a", 72), ("in_b", 76), ("arr", 80), ("f", 92), ("d", 96),
+            ("u8v", 0),
+            ("s8v", 1),
+            ("u16v", 2),
+            ("s16v", 4),
+            ("u32v", 8),
+            ("s32v", 12),
+            ("u64v", 16),
+            ("s64v", 24),
+            ("flag", 32),
+            ("name", 33),
+            ("color", 40),
+            ("v4", 44),
+            ("v6", 48),
+            ("took", 64),
+            ("in_a", 72),
+            ("in_b", 76),
+            ("arr", 80),
+            ("f", 92),
+            ("d", 96),
         ]
     );
     assert_eq!(p.field("v4").map(|f| &f.kind), Some(&FieldKind::Ipv4));

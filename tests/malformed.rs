@@ -119,7 +119,11 @@ fn broken_object_is_one_failed_probe() -> TestResult {
     assert_eq!(sample(&text, "beed_probe_up", &[("probe", "broken")]), Some(0.0));
     assert_eq!(sample(&text, "beed_probe_up", &[("probe", "exitsnoop")]), Some(1.0));
     // --check-config reports it too, without loading anything
-    let out = Command::new(env!("CARGO_BIN_EXE_beed")).arg("--check-config").arg("-c").arg(dir.path().join("beed.toml")).output()?;
+    let out = Command::new(env!("CARGO_BIN_EXE_beed"))
+        .arg("--check-config")
+        .arg("-c")
+        .arg(dir.path().join("beed.toml"))
+        .output()?;
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("probe broken"), "{}", String::from_utf8_lossy(&out.stderr));
     Ok(())

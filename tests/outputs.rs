@@ -36,7 +36,13 @@ fn compile_with(src: &Path, out: &Path, defs: &[&str]) -> Result<(), String> {
 
 fn gen(dir: &Path) -> Result<std::path::PathBuf, String> {
     let out = dir.join("getpriority");
-    let st = Command::new("cc").arg("-O2").arg("-o").arg(&out).arg(fixture("getpriority.c")).status().map_err(|e| e.to_string())?;
+    let st = Command::new("cc")
+        .arg("-O2")
+        .arg("-o")
+        .arg(&out)
+        .arg(fixture("getpriority.c"))
+        .status()
+        .map_err(|e| e.to_string())?;
     st.success().then_some(out).ok_or_else(|| "compiling getpriority.c failed".into())
 }
 
@@ -132,7 +138,17 @@ fn run_matrix(legacy: bool) -> TestResult {
     wait_value(&beed, &n.metric("gauge", "pcpu_arr"), &[("key", "1")], 22.0)?;
     // hash hist: log2 slots 0,1,1,2,3,3,6,9 → cumulative counts at le = 2^(i+1)-1
     let hh = n.metric("hist", "hash_hist");
-    for (le, count) in [("1", 1.0), ("3", 3.0), ("7", 4.0), ("15", 6.0), ("63", 6.0), ("127", 7.0), ("511", 7.0), ("1023", 8.0), ("+Inf", 8.0)] {
+    for (le, count) in [
+        ("1", 1.0),
+        ("3", 3.0),
+        ("7", 4.0),
+        ("15", 6.0),
+        ("63", 6.0),
+        ("127", 7.0),
+        ("511", 7.0),
+        ("1023", 8.0),
+        ("+Inf", 8.0),
+    ] {
         wait_value(&beed, &format!("{hh}_bucket"), &[("kind", "1"), ("le", le)], count)?;
     }
     wait_value(&beed, &format!("{hh}_count"), &[("kind", "1")], 8.0)?;
@@ -140,7 +156,9 @@ fn run_matrix(legacy: bool) -> TestResult {
     let sums = beed
         .wait_event(Duration::from_secs(10), |v| {
             v["mapName"] == n.map("print", "hash_sum").as_str()
-                && v["entries"].as_array().is_some_and(|es| es.iter().any(|e| e["key"]["parity"] == 0 && e["value"] == 1110))
+                && v["entries"]
+                    .as_array()
+                    .is_some_and(|es| es.iter().any(|e| e["key"]["parity"] == 0 && e["value"] == 1110))
         })
         .ok_or("no hash print record with parity 0 = 1110")?;
     assert!(sums["entries"].as_array().is_some_and(|es| !es.is_empty()));
@@ -157,7 +175,9 @@ fn run_matrix(legacy: bool) -> TestResult {
     let text = beed.scrape()?;
     let events_map = n.map("print", "events");
     assert_eq!(sample(&text, "beed_events_total", &[("map", events_map.as_str())]), Some(8.0), "{text}");
-    for line in text.lines().filter(|l| l.starts_with("beed_decode_errors_total") || l.starts_with("beed_series_dropped_total")) {
+    for line in
+        text.lines().filter(|l| l.starts_with("beed_decode_errors_total") || l.starts_with("beed_series_dropped_total"))
+    {
         assert!(line.ends_with(" 0"), "{line}");
     }
     promtool_ok(&text)?;

@@ -62,7 +62,10 @@ fn reload_keeps_unchanged_probes_and_their_counters() -> TestResult {
         main.replace("[probes.tcpconnect]\n", "").replace("{port}", &port_cfg),
     )?;
     let line = beed.signal_and_wait("HUP", "reloaded:")?;
-    assert!(line.contains("1 probes up") && line.contains("removed [tcpconnect]") && line.contains("kept [mine]"), "{line}");
+    assert!(
+        line.contains("1 probes up") && line.contains("removed [tcpconnect]") && line.contains("kept [mine]"),
+        "{line}"
+    );
     let text = beed.scrape()?;
     assert!(!text.contains(metric), "metric of a removed probe still exported:\n{text}");
     let (status, log) = beed.terminate();

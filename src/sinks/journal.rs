@@ -16,18 +16,32 @@ pub const SOCKET: &str = "/run/systemd/journal/socket";
 /// Field names journald or beed itself set; members with these names are
 /// written as `BEE_<NAME>`.
 const RESERVED: &[&str] = &[
-    "MESSAGE", "MESSAGE_ID", "PRIORITY", "CODE_FILE", "CODE_LINE", "CODE_FUNC", "ERRNO",
-    "SYSLOG_FACILITY", "SYSLOG_IDENTIFIER", "SYSLOG_PID", "SYSLOG_TIMESTAMP", "SYSLOG_RAW",
-    "DOCUMENTATION", "TID", "UNIT", "USER_UNIT", "INVOCATION_ID", "PROBE", "MAP",
+    "MESSAGE",
+    "MESSAGE_ID",
+    "PRIORITY",
+    "CODE_FILE",
+    "CODE_LINE",
+    "CODE_FUNC",
+    "ERRNO",
+    "SYSLOG_FACILITY",
+    "SYSLOG_IDENTIFIER",
+    "SYSLOG_PID",
+    "SYSLOG_TIMESTAMP",
+    "SYSLOG_RAW",
+    "DOCUMENTATION",
+    "TID",
+    "UNIT",
+    "USER_UNIT",
+    "INVOCATION_ID",
+    "PROBE",
+    "MAP",
 ];
 
 /// The journal field name of a struct member: upper-case, `[A-Z0-9_]`, not
 /// starting with `_` or a digit, not one of the reserved names.
 pub fn field_name(member: &str) -> String {
-    let mut s: String = member
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
-        .collect();
+    let mut s: String =
+        member.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
     if s.is_empty() || s.starts_with(|c: char| c == '_' || c.is_ascii_digit()) || RESERVED.contains(&s.as_str()) {
         s.insert_str(0, if s.starts_with('_') { "BEE" } else { "BEE_" });
     }

@@ -11,10 +11,7 @@ use crate::schema::{Field, Plan};
 /// A valid Prometheus label name for a struct field (`probe` and `le` are
 /// beed's and Prometheus' own, so such fields become `field_probe`, `field_le`).
 pub fn label_name(field: &str) -> String {
-    let mut s: String = field
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
-        .collect();
+    let mut s: String = field.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
     if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) || s.starts_with("__") || s == "probe" || s == "le" {
         s.insert_str(0, "field_");
     }
@@ -117,7 +114,10 @@ pub fn select(map: &str, plan: &Plan, cfg: &MapConfig, exclude: &[&str]) -> Resu
         match plan.field(name) {
             None => {
                 let names: Vec<&str> = plan.fields.iter().map(|f| f.name.as_str()).collect();
-                return Err(err(format!("label setting names `{name}`, which is not a field (fields: {})", names.join(", "))));
+                return Err(err(format!(
+                    "label setting names `{name}`, which is not a field (fields: {})",
+                    names.join(", ")
+                )));
             }
             Some(f) if !f.kind.is_labelable() => {
                 return Err(err(format!("field `{name}` is an array and cannot be a label")));

@@ -198,8 +198,9 @@ impl MapHist {
     pub fn new(registry: &Registry, text: &TextRegistry, spec: Spec<'_>) -> Result<Self> {
         let names: Vec<String> = spec.label_fields.iter().map(|f| labels::label_name(&f.name)).collect();
         let merr = |e: prometheus::Error| Error::Metric { name: spec.name.to_string(), reason: e.to_string() };
-        let desc = Desc::new(spec.name.to_string(), spec.help.to_string(), names.clone(), labels::probe_label(spec.probe))
-            .map_err(merr)?;
+        let desc =
+            Desc::new(spec.name.to_string(), spec.help.to_string(), names.clone(), labels::probe_label(spec.probe))
+                .map_err(merr)?;
         let state = State {
             series: FastMap::default(),
             label_fields: spec.label_fields,

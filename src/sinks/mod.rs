@@ -5,8 +5,8 @@ pub mod events;
 pub mod exposition;
 pub mod journal;
 pub mod labels;
-pub mod map_series;
 pub mod map_hist;
+pub mod map_series;
 pub mod ring_metric;
 
 use std::cell::RefCell;

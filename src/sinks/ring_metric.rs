@@ -4,13 +4,12 @@
 //! by their raw bytes, so a known label set costs one hash lookup and an
 //! atomic update.
 
-
 use prometheus::core::Collector;
 use prometheus::{Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry};
 
 use crate::decode;
-use crate::fasthash::FastMap;
 use crate::error::{Error, Result};
+use crate::fasthash::FastMap;
 use crate::schema::{Field, FieldKind, Plan};
 use crate::sinks::labels;
 
@@ -91,7 +90,7 @@ impl RingMetric {
                     HistogramOpts::new(spec.name, spec.help).const_label("probe", spec.probe).buckets(buckets.clone()),
                     &names,
                 )
-                    .map_err(merr)?,
+                .map_err(merr)?,
             ),
         };
         let boxed: Box<dyn Collector> = match &vec {

@@ -243,7 +243,13 @@ impl Beed {
     }
 
     /// Scrapes until `name{labels}` equals `want` (or the timeout passes); returns the last value.
-    pub fn wait_sample(&self, name: &str, labels: &[(&str, &str)], want: Option<f64>, timeout: Duration) -> Result<Option<f64>, String> {
+    pub fn wait_sample(
+        &self,
+        name: &str,
+        labels: &[(&str, &str)],
+        want: Option<f64>,
+        timeout: Duration,
+    ) -> Result<Option<f64>, String> {
         let deadline = Instant::now() + timeout;
         loop {
             let got = sample(&self.scrape()?, name, labels);
