@@ -14,6 +14,9 @@ run: deps tracefs
 	./target/release/beed --config $(CONFIG)
 
 test: deps tracefs
+	@if $(CARGO) fmt --version >/dev/null 2>&1; then \
+		$(CARGO) fmt --all -- --check; \
+	else echo "rustfmt is not installed: skipping the format check"; fi
 	@if $(CARGO) clippy --version >/dev/null 2>&1; then \
 		$(CARGO) clippy --lib --bins -- -D warnings; \
 	else echo "clippy is not installed: skipping lints"; fi
