@@ -33,6 +33,10 @@ fn main() {
     for entry in entries.flatten() {
         let path = entry.path();
         let Some(file) = path.file_name().and_then(OsStr::to_str) else { continue };
+        if file.ends_with(".h") {
+            // shared by the built-ins (#include "beed_lost.h", found next to the source)
+            println!("cargo:rerun-if-changed={}", path.display());
+        }
         let Some(name) = file.strip_suffix(".bpf.c") else { continue };
         println!("cargo:rerun-if-changed={}", path.display());
         build_one(&path, name, &out, &clang, &include_vmlinux, &include_solo);

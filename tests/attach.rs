@@ -41,8 +41,6 @@ fn every_attach_type_attaches_or_fails_clearly() -> TestResult {
         return Err("run as root (make test)".into());
     }
     let dir = tempfile::tempdir()?;
-    let r = common::repo();
-    let arch = if cfg!(target_arch = "aarch64") { "arm64" } else { "x86" };
     let target = dir.path().join("uprobe_target");
     assert!(Command::new("cc").arg("-O2").arg("-o").arg(&target).arg(fixture("uprobe_target.c")).status()?.success());
     let mut cfg = String::from(
@@ -50,18 +48,7 @@ fn every_attach_type_attaches_or_fails_clearly() -> TestResult {
     );
     for (kind, _, _) in KINDS {
         let obj = dir.path().join(format!("{kind}.bpf.o"));
-        let out = Command::new("clang")
-            .args(["-g", "-O2", "-target", "bpf", &format!("-D__TARGET_ARCH_{arch}"), &format!("-DKIND_{kind}")])
-            .arg("-I")
-            .arg(r.join("vmlinux"))
-            .arg("-I")
-            .arg(r.join("solo_types"))
-            .arg("-c")
-            .arg(fixture("attach_types.bpf.c"))
-            .arg("-o")
-            .arg(&obj)
-            .output()?;
-        assert!(out.status.success(), "{kind}: {}", String::from_utf8_lossy(&out.stderr));
+        common::compile_to(&fixture("attach_types.bpf.c"), &obj, &[&format!("-DKIND_{kind}")])?;
         cfg.push_str(&format!("[probes.{kind}]\nobject = \"{}\"\n", obj.display()));
     }
     let t = target.display();

@@ -12,19 +12,7 @@ use common::{fixture, is_root, sample, TestResult};
 
 fn legacy_object(dir: &std::path::Path) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
     let out = dir.join("matrix-legacy.o");
-    let r = common::repo();
-    let st = Command::new("clang")
-        .args(["-g", "-O2", "-target", "bpf", "-D__TARGET_ARCH_x86", "-DLEGACY"])
-        .arg("-I")
-        .arg(r.join("vmlinux"))
-        .arg("-I")
-        .arg(r.join("solo_types"))
-        .arg("-c")
-        .arg(fixture("matrix.bpf.c"))
-        .arg("-o")
-        .arg(&out)
-        .status()?;
-    assert!(st.success());
+    common::compile_to(&fixture("matrix.bpf.c"), &out, &["-DLEGACY"])?;
     Ok(std::fs::read(out)?)
 }
 

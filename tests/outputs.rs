@@ -13,27 +13,6 @@ use common::{fixture, is_root, sample, Beed, TestResult};
 
 const VALUES: [u64; 8] = [1, 2, 3, 5, 8, 13, 100, 1000];
 
-fn compile_with(src: &Path, out: &Path, defs: &[&str]) -> Result<(), String> {
-    let r = common::repo();
-    let st = Command::new("clang")
-        .args(["-g", "-O2", "-target", "bpf", "-D__TARGET_ARCH_x86"])
-        .args(defs)
-        .arg("-I")
-        .arg(r.join("vmlinux"))
-        .arg("-I")
-        .arg(r.join("solo_types"))
-        .arg("-c")
-        .arg(src)
-        .arg("-o")
-        .arg(out)
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !st.status.success() {
-        return Err(String::from_utf8_lossy(&st.stderr).into_owned());
-    }
-    Ok(())
-}
-
 fn gen(dir: &Path) -> Result<std::path::PathBuf, String> {
     let out = dir.join("getpriority");
     let st = Command::new("cc")
@@ -78,7 +57,7 @@ fn run_matrix(legacy: bool) -> TestResult {
     let n = Names { legacy };
     let dir = tempfile::tempdir()?;
     let obj = dir.path().join("matrix.bpf.o");
-    compile_with(&fixture("matrix.bpf.c"), &obj, if legacy { &["-DLEGACY"] } else { &[] })?;
+    common::compile_to(&fixture("matrix.bpf.c"), &obj, if legacy { &["-DLEGACY"] } else { &[] })?;
     let gen = gen(dir.path())?;
     let comm = if legacy { "beemxlegacy" } else { "beemxprefix" };
     let cfg = format!(

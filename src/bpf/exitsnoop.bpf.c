@@ -5,6 +5,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include "solo_types.h"
+#include "beed_lost.h"
 
 #define TASK_COMM_LEN 16
 
@@ -23,23 +24,6 @@ struct {
 	__uint(max_entries, 1 << 22);
 	__type(value, struct exit_event);
 } print_exits SEC(".maps");
-
-/* events the ring buffer had no room for: beed exports them as
- * beed_events_lost_total{probe} */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, u32);
-	__type(value, u64);
-} beed_lost SEC(".maps");
-
-static __always_inline void count_lost(void)
-{
-	u32 zero = 0;
-	u64 *n = bpf_map_lookup_elem(&beed_lost, &zero);
-	if (n)
-		*n += 1;
-}
 
 SEC("tracepoint/sched/sched_process_exit")
 int sched_process_exit(void *ctx)

@@ -5,6 +5,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include "solo_types.h"
+#include "beed_lost.h"
 
 #define TASK_COMM_LEN 16
 #define AF_INET 2
@@ -37,23 +38,6 @@ struct {
 	__uint(max_entries, 1 << 20);
 	__type(value, struct connect_event);
 } print_connects SEC(".maps");
-
-/* events the ring buffer had no room for: beed exports them as
- * beed_events_lost_total{probe} */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, u32);
-	__type(value, u64);
-} beed_lost SEC(".maps");
-
-static __always_inline void count_lost(void)
-{
-	u32 zero = 0;
-	u64 *n = bpf_map_lookup_elem(&beed_lost, &zero);
-	if (n)
-		*n += 1;
-}
 
 SEC("tracepoint/sock/inet_sock_set_state")
 int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)

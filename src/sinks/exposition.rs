@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, Weak};
 
-use prometheus::proto::LabelPair;
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::{LabelPair, MetricFamily};
+use prometheus::Registry;
 
 /// A family that renders its own samples.
 pub trait TextFamily: Send + Sync {
@@ -60,6 +62,39 @@ impl TextRegistry {
             }
         }
     }
+}
+
+/// A descriptor-only collector: reserves a text family's name, help and
+/// label names in the prometheus registry, so clashes with other metrics are
+/// refused at registration; its samples come from the text path.
+#[derive(Clone)]
+pub struct Reservation(pub Desc);
+
+impl Collector for Reservation {
+    fn desc(&self) -> Vec<&Desc> {
+        vec![&self.0]
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        Vec::new()
+    }
+}
+
+/// Reserves `desc` in `registry` and adds `family` to `text`.
+pub fn register(
+    registry: &Registry,
+    text: &TextRegistry,
+    desc: &Desc,
+    family: &Arc<dyn TextFamily>,
+) -> prometheus::Result<()> {
+    registry.register(Box::new(Reservation(desc.clone())))?;
+    text.register(family);
+    Ok(())
+}
+
+/// Gives the name back (the family itself goes when its last `Arc` does).
+pub fn unregister(registry: &Registry, desc: &Desc) {
+    let _ = registry.unregister(Box::new(Reservation(desc.clone())));
 }
 
 fn escape_help(s: &str) -> String {

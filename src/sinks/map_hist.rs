@@ -8,8 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use std::fmt::Write as _;
 
-use prometheus::core::{Collector, Desc};
-use prometheus::proto::MetricFamily;
+use prometheus::core::Desc;
 use prometheus::{IntCounter, Registry};
 
 use crate::config::Scheme;
@@ -165,20 +164,6 @@ pub struct MapHist {
     _text: Arc<dyn TextFamily>,
 }
 
-/// Reserves the name in the prometheus registry; samples come from the text path.
-#[derive(Clone)]
-struct Reservation(Arc<Inner>);
-
-impl Collector for Reservation {
-    fn desc(&self) -> Vec<&Desc> {
-        vec![&self.0.desc]
-    }
-
-    fn collect(&self) -> Vec<MetricFamily> {
-        Vec::new()
-    }
-}
-
 /// Everything needed to build a [`MapHist`].
 pub struct Spec<'a> {
     pub name: &'a str,
@@ -215,9 +200,8 @@ impl MapHist {
             decode_errors: spec.decode_errors,
         };
         let inner = Arc::new(Inner { desc, state: Mutex::new(state) });
-        registry.register(Box::new(Reservation(inner.clone()))).map_err(merr)?;
         let fam: Arc<dyn TextFamily> = inner.clone();
-        text.register(&fam);
+        exposition::register(registry, text, &inner.desc, &fam).map_err(merr)?;
         Ok(MapHist { inner, registry: registry.clone(), _text: fam })
     }
 
@@ -228,7 +212,7 @@ impl MapHist {
 
     /// Unregisters the metric.
     pub fn unregister(&self) {
-        let _ = self.registry.unregister(Box::new(Reservation(self.inner.clone())));
+        exposition::unregister(&self.registry, &self.inner.desc);
     }
 }
 

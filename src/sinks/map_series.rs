@@ -7,8 +7,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use prometheus::core::{Collector, Desc};
-use prometheus::proto::MetricFamily;
+use prometheus::core::Desc;
 use prometheus::{IntCounter, Registry};
 
 use crate::error::{Error, Result};
@@ -136,21 +135,6 @@ pub struct MapSeries {
     _text: Arc<dyn TextFamily>,
 }
 
-/// The descriptor-only collector that reserves the name in the prometheus
-/// registry (clash checks); samples come from the text path.
-#[derive(Clone)]
-struct Reservation(Arc<Inner>);
-
-impl Collector for Reservation {
-    fn desc(&self) -> Vec<&Desc> {
-        vec![&self.0.desc]
-    }
-
-    fn collect(&self) -> Vec<MetricFamily> {
-        Vec::new()
-    }
-}
-
 impl MapSeries {
     /// Registers metric `name` labelled by `fields` of the key (plus `probe`).
     #[allow(clippy::too_many_arguments)]
@@ -187,9 +171,8 @@ impl MapSeries {
         };
         let kind = if counter { "counter" } else { "gauge" };
         let inner = Arc::new(Inner { desc, kind, state: Mutex::new(state) });
-        registry.register(Box::new(Reservation(inner.clone()))).map_err(merr)?;
         let fam: Arc<dyn TextFamily> = inner.clone();
-        text.register(&fam);
+        exposition::register(registry, text, &inner.desc, &fam).map_err(merr)?;
         Ok(MapSeries { inner, registry: registry.clone(), _text: fam })
     }
 
@@ -200,6 +183,6 @@ impl MapSeries {
 
     /// Unregisters the metric (probe unloaded).
     pub fn unregister(&self) {
-        let _ = self.registry.unregister(Box::new(Reservation(self.inner.clone())));
+        exposition::unregister(&self.registry, &self.inner.desc);
     }
 }

@@ -15,14 +15,21 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Compiles `tests/fixtures/<name>.bpf.c` (or `src`) with clang into `dir`.
+/// Compiles `src` (a C file) with clang into `dir`.
 pub fn compile(src: &Path, dir: &Path) -> Result<PathBuf, String> {
     let stem = src.file_name().and_then(|s| s.to_str()).unwrap_or("x").trim_end_matches(".c");
     let out = dir.join(format!("{stem}.o"));
+    compile_to(src, &out, &[])?;
+    Ok(out)
+}
+
+/// Compiles `src` with clang into `out`, with extra `-D...` flags.
+pub fn compile_to(src: &Path, out: &Path, defines: &[&str]) -> Result<(), String> {
     let r = repo();
     let arch = if cfg!(target_arch = "aarch64") { "arm64" } else { "x86" };
     let res = Command::new("clang")
         .args(["-g", "-O2", "-target", "bpf", &format!("-D__TARGET_ARCH_{arch}")])
+        .args(defines)
         .arg("-I")
         .arg(r.join("vmlinux"))
         .arg("-I")
@@ -30,13 +37,13 @@ pub fn compile(src: &Path, dir: &Path) -> Result<PathBuf, String> {
         .arg("-c")
         .arg(src)
         .arg("-o")
-        .arg(&out)
+        .arg(out)
         .output()
         .map_err(|e| format!("running clang: {e}"))?;
     if !res.status.success() {
         return Err(format!("clang {}: {}", src.display(), String::from_utf8_lossy(&res.stderr)));
     }
-    Ok(out)
+    Ok(())
 }
 
 pub fn fixture(name: &str) -> PathBuf {
