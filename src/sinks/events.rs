@@ -79,7 +79,7 @@ impl Events {
             _ => false,
         };
         let target = if journal {
-            Target::Journal(Journal::connect(std::path::Path::new(journal::SOCKET))?)
+            Target::Journal(Journal::connect(&journal::socket_path())?)
         } else if kind == EventOutput::None {
             Target::Discard
         } else {

@@ -13,6 +13,12 @@ use crate::schema::Plan;
 /// Default socket of journald.
 pub const SOCKET: &str = "/run/systemd/journal/socket";
 
+/// The journal socket: [`SOCKET`], or `$BEED_JOURNAL_SOCKET` (for tests and
+/// containers that expose journald elsewhere).
+pub fn socket_path() -> std::path::PathBuf {
+    std::env::var_os("BEED_JOURNAL_SOCKET").map_or_else(|| SOCKET.into(), Into::into)
+}
+
 /// Field names journald or beed itself set; members with these names are
 /// written as `BEE_<NAME>`.
 const RESERVED: &[&str] = &[
