@@ -38,7 +38,10 @@ fn watched_maps_are_found_by_prefix() -> TestResult {
     let s = specs("decode_types.bpf.c")?;
     let mut names: Vec<_> = s.iter().map(|m| (m.name.as_str(), m.output.keyword())).collect();
     names.sort();
-    assert_eq!(names, [("counter_conns", "counter"), ("print_all", "print"), ("print_packed", "print")]);
+    assert_eq!(
+        names,
+        [("counter_conns", "counter"), ("print_all", "print"), ("print_packed", "print"), ("print_v6", "print")]
+    );
     Ok(())
 }
 
@@ -205,5 +208,23 @@ fn non_bpf_and_truncated_objects_are_clear_errors() -> TestResult {
     wrong_machine[18] = 62; // x86-64
     let e = inspect(&wrong_machine, "m.o").err().map(|e| e.to_string()).unwrap_or_default();
     assert!(e.contains("not BPF"), "{e}");
+    Ok(())
+}
+
+#[test]
+fn in6_addr_and_bitfields() -> TestResult {
+    let s = specs("decode_types.bpf.c")?;
+    let p = value_plan(&s, "print_v6");
+    assert_eq!(p.field("addr").map(|f| &f.kind), Some(&FieldKind::Ipv6));
+    let mut r = vec![0u8; p.size];
+    r[0] = 0x20;
+    r[1] = 0x01;
+    r[2] = 0x0d;
+    r[3] = 0xb8;
+    r[15] = 0x42;
+    // flags:3 = 5, level:5 = 17, delta:8 = -3, packed little-endian from bit 0 of byte 16
+    let bits: u32 = 5 | (17 << 3) | (((-3i32) as u32 & 0xff) << 8);
+    put(&mut r, 16, &bits.to_le_bytes());
+    assert_eq!(json(p, &r), r#"{"addr":"2001:db8::42","flags":5,"level":17,"delta":-3}"#);
     Ok(())
 }
