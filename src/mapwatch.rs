@@ -268,8 +268,10 @@ impl MapWatch {
             Kind::Lost { counter, last } => {
                 let mut total = 0u64;
                 let slot = self.percpu_slot;
-                let field = &self.value.fields[0];
-                let r = self.walker.walk(fd, |_, v| total += numeric(field, v, slot).unwrap_or(0.0) as u64);
+                let field = self.value.fields.first();
+                let r = self.walker.walk(fd, |_, v| {
+                    total += field.and_then(|f| numeric(f, v, slot)).unwrap_or(0.0) as u64;
+                });
                 if r.is_ok() {
                     // the kernel counter only grows; if it went back the probe was reset
                     counter.inc_by(if total >= *last { total - *last } else { total });
