@@ -193,6 +193,9 @@ impl Engine {
 
     /// Brings the running probes in line with `cfg`.
     fn apply(&mut self, cfg: &Config) -> LoadReport {
+        if let Err(e) = self.ctx.events.borrow_mut().reconfigure(cfg.events, cfg.journal_rate_limit) {
+            tracing::error!("events.output: {e}; keeping the previous output");
+        }
         let mut report = LoadReport { output: self.ctx.events.borrow().describe().to_string(), ..Default::default() };
         self.latency = cfg.poll_latency;
         self.ctx.max_series = cfg.max_series;

@@ -5,6 +5,7 @@
 mod common;
 
 use std::net::{TcpListener, TcpStream};
+use std::process::Command;
 use std::time::Duration;
 
 use common::{compile, fixture, is_root, start, TestResult};
@@ -68,6 +69,26 @@ fn reload_keeps_unchanged_probes_and_their_counters() -> TestResult {
     );
     let text = beed.scrape()?;
     assert!(!text.contains(metric), "metric of a removed probe still exported:\n{text}");
+    // [events] applies on reload: output = "none" stops the JSON lines
+    std::fs::write(
+        dir.path().join("beed.toml"),
+        main.replace("[probes.tcpconnect]\n", "")
+            .replace("{port}", &port_cfg)
+            .replace("output = \"stdout\"", "output = \"none\""),
+    )?;
+    beed.signal_and_wait("HUP", "reloaded:")?;
+    while beed.stdout.try_recv().is_ok() {}
+    let gen = dir.path().join("getppid");
+    assert!(Command::new("cc").arg("-O2").arg("-o").arg(&gen).arg(fixture("getppid.c")).status()?.success());
+    assert!(Command::new(&gen).args(["beequiet", "3"]).status()?.success());
+    let events_total = "beed_events_total";
+    let seen =
+        beed.wait_sample(events_total, &[("probe", "mine"), ("map", "print_calls")], None, Duration::from_millis(500))?;
+    assert!(seen.is_some_and(|n| n > 0.0), "events still counted after the output change");
+    assert!(
+        beed.wait_event(Duration::from_millis(700), |v| v["entry"]["comm"] == "beequiet").is_none(),
+        "events still written to stdout after output = \"none\""
+    );
     let (status, log) = beed.terminate();
     assert!(status.is_some_and(|s| s.success()), "{log}");
     Ok(())

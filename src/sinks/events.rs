@@ -21,6 +21,8 @@ enum Target {
 /// The event writer shared by every print map on the engine thread.
 pub struct Events {
     target: Target,
+    /// The configured output (for reloads).
+    kind: EventOutput,
     line: String,
     errors: IntCounter,
     /// Journal entries per second per probe; 0 = unlimited.
@@ -36,6 +38,21 @@ struct Bucket {
     tokens: f64,
     last: Instant,
     suppressed: IntCounter,
+}
+
+fn target(kind: EventOutput) -> io::Result<Target> {
+    let journal = match kind {
+        EventOutput::Journal => true,
+        EventOutput::Auto => crate::logging::stderr_is_journal(),
+        _ => false,
+    };
+    Ok(if journal {
+        Target::Journal(Journal::connect(&journal::socket_path())?)
+    } else if kind == EventOutput::None {
+        Target::Discard
+    } else {
+        Target::Stdout(BufWriter::with_capacity(1 << 16, io::stdout()))
+    })
 }
 
 /// Per-map constants of a print map, computed once.
@@ -73,19 +90,27 @@ impl Events {
     /// Opens the configured output; `Auto` picks journald when stderr is
     /// connected to it.
     pub fn open(kind: EventOutput, rate: u32, errors: IntCounter, suppressed: IntCounterVec) -> io::Result<Self> {
-        let journal = match kind {
-            EventOutput::Journal => true,
-            EventOutput::Auto => crate::logging::stderr_is_journal(),
-            _ => false,
-        };
-        let target = if journal {
-            Target::Journal(Journal::connect(&journal::socket_path())?)
-        } else if kind == EventOutput::None {
-            Target::Discard
-        } else {
-            Target::Stdout(BufWriter::with_capacity(1 << 16, io::stdout()))
-        };
-        Ok(Events { target, line: String::with_capacity(512), errors, rate, buckets: Vec::new(), suppressed })
+        Ok(Events {
+            target: target(kind)?,
+            kind,
+            line: String::with_capacity(512),
+            errors,
+            rate,
+            buckets: Vec::new(),
+            suppressed,
+        })
+    }
+
+    /// Applies a reloaded `[events]` section; the output is reopened only
+    /// when it changed.
+    pub fn reconfigure(&mut self, kind: EventOutput, rate: u32) -> io::Result<()> {
+        if kind != self.kind {
+            self.flush();
+            self.target = target(kind)?;
+            self.kind = kind;
+        }
+        self.rate = rate;
+        Ok(())
     }
 
     fn bucket(&mut self, probe: &str) -> usize {
