@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::{LabelPair, MetricFamily};
@@ -80,21 +80,72 @@ impl Collector for Reservation {
     }
 }
 
-/// Reserves `desc` in `registry` and adds `family` to `text`.
-pub fn register(
-    registry: &Registry,
-    text: &TextRegistry,
-    desc: &Desc,
-    family: &Arc<dyn TextFamily>,
-) -> prometheus::Result<()> {
-    registry.register(Box::new(Reservation(desc.clone())))?;
-    text.register(family);
-    Ok(())
+/// The state of a family: what it writes on every scrape.
+pub trait Samples: Send {
+    /// Appends every sample line of family `name`.
+    fn write(&self, name: &str, out: &mut String);
 }
 
-/// Gives the name back (the family itself goes when its last `Arc` does).
-pub fn unregister(registry: &Registry, desc: &Desc) {
-    let _ = registry.unregister(Box::new(Reservation(desc.clone())));
+/// A family's descriptor and its state, shared by the walker (which updates
+/// the state) and the HTTP thread (which renders it).
+pub struct Family<S> {
+    desc: Desc,
+    kind: &'static str,
+    state: Mutex<S>,
+}
+
+impl<S: Samples + 'static> TextFamily for Family<S> {
+    fn name(&self) -> &str {
+        &self.desc.fq_name
+    }
+
+    fn help(&self) -> &str {
+        &self.desc.help
+    }
+
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    fn write_samples(&self, out: &mut String) {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).write(&self.desc.fq_name, out);
+    }
+}
+
+/// A family registered in both registries: the name is reserved in the
+/// prometheus registry, the samples rendered by the text registry.
+pub struct Registered<S> {
+    family: Arc<Family<S>>,
+    registry: Registry,
+    /// Keeps the family alive in the text registry.
+    _text: Arc<dyn TextFamily>,
+}
+
+impl<S: Samples + 'static> Registered<S> {
+    /// Registers a family of `kind` (`counter`, `gauge`, `histogram`).
+    pub fn new(
+        registry: &Registry,
+        text: &TextRegistry,
+        desc: Desc,
+        kind: &'static str,
+        state: S,
+    ) -> prometheus::Result<Self> {
+        registry.register(Box::new(Reservation(desc.clone())))?;
+        let family = Arc::new(Family { desc, kind, state: Mutex::new(state) });
+        let fam: Arc<dyn TextFamily> = family.clone();
+        text.register(&fam);
+        Ok(Registered { family, registry: registry.clone(), _text: fam })
+    }
+
+    /// Locks the state (for a walk).
+    pub fn lock(&self) -> MutexGuard<'_, S> {
+        self.family.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Gives the name back; the samples go when the last handle does.
+    pub fn release(&self) {
+        let _ = self.registry.unregister(Box::new(Reservation(self.family.desc.clone())));
+    }
 }
 
 fn escape_help(s: &str) -> String {

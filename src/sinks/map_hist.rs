@@ -4,7 +4,7 @@
 //! set (the key's other fields).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::MutexGuard;
 
 use std::fmt::Write as _;
 
@@ -16,7 +16,7 @@ use crate::decode::{self, Value};
 use crate::error::{Error, Result};
 use crate::fasthash::FastMap;
 use crate::schema::Field;
-use crate::sinks::exposition::{self, TextFamily, TextRegistry};
+use crate::sinks::exposition::{self, Registered, Samples, TextRegistry};
 use crate::sinks::labels;
 
 /// Bucket bounds of slot `i`: (lower, inclusive upper).
@@ -100,38 +100,14 @@ impl State {
     }
 }
 
-struct Inner {
-    desc: Desc,
-    state: Mutex<State>,
-}
-
-impl Inner {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-impl TextFamily for Inner {
-    fn name(&self) -> &str {
-        &self.desc.fq_name
-    }
-
-    fn help(&self) -> &str {
-        &self.desc.help
-    }
-
-    fn kind(&self) -> &'static str {
-        "histogram"
-    }
-
-    fn write_samples(&self, out: &mut String) {
-        let st = self.lock();
+impl Samples for State {
+    fn write(&self, name: &str, out: &mut String) {
+        let st = self;
         // the same bucket bounds for every series: slots 0..=highest seen
         let Some(max_slot) = st.series.values().filter_map(|s| s.counts.keys().next_back()).max().copied() else {
             return;
         };
         let max_slot = max_slot.min(1023);
-        let name = &self.desc.fq_name;
         for s in st.series.values() {
             let (mut cum, mut sum) = (0u64, 0f64);
             for i in 0..=max_slot {
@@ -157,11 +133,8 @@ impl TextFamily for Inner {
 }
 
 /// A histogram family mirrored from a hash map.
-#[derive(Clone)]
 pub struct MapHist {
-    inner: Arc<Inner>,
-    registry: Registry,
-    _text: Arc<dyn TextFamily>,
+    family: Registered<State>,
 }
 
 /// Everything needed to build a [`MapHist`].
@@ -199,20 +172,17 @@ impl MapHist {
             dropped: spec.dropped,
             decode_errors: spec.decode_errors,
         };
-        let inner = Arc::new(Inner { desc, state: Mutex::new(state) });
-        let fam: Arc<dyn TextFamily> = inner.clone();
-        exposition::register(registry, text, &inner.desc, &fam).map_err(merr)?;
-        Ok(MapHist { inner, registry: registry.clone(), _text: fam })
+        Ok(MapHist { family: Registered::new(registry, text, desc, "histogram", state).map_err(merr)? })
     }
 
     /// Locks the state for a walk.
     pub fn lock(&self) -> MutexGuard<'_, State> {
-        self.inner.lock()
+        self.family.lock()
     }
 
     /// Unregisters the metric.
     pub fn unregister(&self) {
-        exposition::unregister(&self.registry, &self.inner.desc);
+        self.family.release();
     }
 }
 

@@ -5,7 +5,7 @@
 //! text is built once, when it first appears.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::MutexGuard;
 
 use prometheus::core::Desc;
 use prometheus::{IntCounter, Registry};
@@ -13,7 +13,7 @@ use prometheus::{IntCounter, Registry};
 use crate::error::{Error, Result};
 use crate::fasthash::FastMap;
 use crate::schema::{Field, Plan};
-use crate::sinks::exposition::{self, TextFamily, TextRegistry};
+use crate::sinks::exposition::{self, Registered, Samples, TextRegistry};
 use crate::sinks::labels;
 
 struct Series {
@@ -90,35 +90,10 @@ impl State {
     }
 }
 
-struct Inner {
-    desc: Desc,
-    kind: &'static str,
-    state: Mutex<State>,
-}
-
-impl Inner {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-impl TextFamily for Inner {
-    fn name(&self) -> &str {
-        &self.desc.fq_name
-    }
-
-    fn help(&self) -> &str {
-        &self.desc.help
-    }
-
-    fn kind(&self) -> &'static str {
-        self.kind
-    }
-
-    fn write_samples(&self, out: &mut String) {
-        let st = self.lock();
-        out.reserve(st.series.len() * 64);
-        for s in st.series.values() {
+impl Samples for State {
+    fn write(&self, _name: &str, out: &mut String) {
+        out.reserve(self.series.len() * 64);
+        for s in self.series.values() {
             out.push_str(&s.prefix);
             exposition::push_value(out, s.value);
             out.push('\n');
@@ -127,12 +102,8 @@ impl TextFamily for Inner {
 }
 
 /// A counter or gauge whose series mirror a map's entries.
-#[derive(Clone)]
 pub struct MapSeries {
-    inner: Arc<Inner>,
-    registry: Registry,
-    /// Keeps the family alive in the text registry.
-    _text: Arc<dyn TextFamily>,
+    family: Registered<State>,
 }
 
 impl MapSeries {
@@ -170,19 +141,16 @@ impl MapSeries {
             decode_errors,
         };
         let kind = if counter { "counter" } else { "gauge" };
-        let inner = Arc::new(Inner { desc, kind, state: Mutex::new(state) });
-        let fam: Arc<dyn TextFamily> = inner.clone();
-        exposition::register(registry, text, &inner.desc, &fam).map_err(merr)?;
-        Ok(MapSeries { inner, registry: registry.clone(), _text: fam })
+        Ok(MapSeries { family: Registered::new(registry, text, desc, kind, state).map_err(merr)? })
     }
 
     /// Locks the state for a walk.
     pub fn lock(&self) -> MutexGuard<'_, State> {
-        self.inner.lock()
+        self.family.lock()
     }
 
     /// Unregisters the metric (probe unloaded).
     pub fn unregister(&self) {
-        exposition::unregister(&self.registry, &self.inner.desc);
+        self.family.release();
     }
 }
