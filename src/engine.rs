@@ -55,7 +55,6 @@ impl LoadReport {
 #[derive(Debug, Default)]
 pub struct Stats {
     pub records: AtomicU64,
-    pub loops: AtomicU64,
 }
 
 enum Command {
@@ -319,7 +318,6 @@ impl Engine {
             }
             self.ctx.events.borrow_mut().flush();
             stats.records.fetch_add(consumed, Ordering::Relaxed);
-            stats.loops.fetch_add(1, Ordering::Relaxed);
             if let Some(p) = ping_every {
                 if last_ping.is_none_or(|t| t.elapsed() >= p) {
                     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);

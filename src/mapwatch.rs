@@ -288,7 +288,7 @@ impl MapWatch {
                     Some(x) => st.add(k, x),
                     None => bad += 1,
                 });
-                st.finish();
+                st.finish(r.is_ok());
                 self.decode_errors.inc_by(bad);
                 r
             }

@@ -64,19 +64,6 @@ pub fn key_from_ranges(ranges: &[std::ops::Range<usize>], rec: &[u8], key: &mut 
     true
 }
 
-/// Appends the raw bytes of each label field to `key` (the cache key of a
-/// label set); false if the record is too short.
-pub fn label_key(fields: &[Field], rec: &[u8], key: &mut Vec<u8>) -> bool {
-    key.clear();
-    for f in fields {
-        match rec.get(f.offset..f.offset + f.kind.width()) {
-            Some(b) => key.extend_from_slice(b),
-            None => return false,
-        }
-    }
-    true
-}
-
 /// Label values of a record as text.
 pub fn label_values(fields: &[Field], rec: &[u8]) -> Vec<String> {
     fields

@@ -38,13 +38,18 @@ pub fn slot_bounds(scheme: Scheme, step: f64, i: u64) -> (f64, f64) {
 struct Series {
     /// `probe="x",kind="1"` rendered once.
     labels: String,
+    /// What the last complete walk found (what a scrape shows).
     counts: BTreeMap<u64, u64>,
+    /// What the walk in progress has found so far.
+    pending: BTreeMap<u64, u64>,
 }
 
 /// The state a walk updates.
 pub struct State {
     series: FastMap<Vec<u8>, Series>,
     label_fields: Vec<Field>,
+    /// Byte ranges of the label fields (adjacent fields merged).
+    ranges: Vec<std::ops::Range<usize>>,
     names: Vec<String>,
     probe: String,
     slot: Field,
@@ -60,7 +65,7 @@ impl State {
     /// Starts a walk: every count is recomputed from the map.
     pub fn begin(&mut self) {
         for s in self.series.values_mut() {
-            s.counts.clear();
+            s.pending.clear();
         }
     }
 
@@ -74,13 +79,13 @@ impl State {
                 return;
             }
         };
-        if !labels::label_key(&self.label_fields, key, &mut self.scratch) {
+        if !labels::key_from_ranges(&self.ranges, key, &mut self.scratch) {
             self.decode_errors.inc();
             return;
         }
         let count = if count.is_finite() && count > 0.0 { count as u64 } else { 0 };
         if let Some(s) = self.series.get_mut(self.scratch.as_slice()) {
-            *s.counts.entry(slot).or_default() += count;
+            *s.pending.entry(slot).or_default() += count;
             return;
         }
         if self.series.len() >= self.max_series {
@@ -89,13 +94,20 @@ impl State {
         }
         let mut pairs = labels::label_pairs(&self.names, &self.label_fields, key);
         pairs.insert(0, labels::pair("probe", &self.probe));
-        let mut counts = BTreeMap::new();
-        counts.insert(slot, count);
-        self.series.insert(self.scratch.clone(), Series { labels: exposition::label_text(&pairs), counts });
+        let pending = BTreeMap::from([(slot, count)]);
+        let labels = exposition::label_text(&pairs);
+        self.series.insert(self.scratch.clone(), Series { labels, counts: BTreeMap::new(), pending });
     }
 
-    /// Ends a walk: label sets without entries disappear.
-    pub fn finish(&mut self) {
+    /// Ends a walk. A complete one replaces the counts (label sets without
+    /// entries disappear); a failed one changes nothing that scrapes see.
+    pub fn finish(&mut self, complete: bool) {
+        for s in self.series.values_mut() {
+            let pending = std::mem::take(&mut s.pending);
+            if complete {
+                s.counts = pending;
+            }
+        }
         self.series.retain(|_, s| !s.counts.is_empty());
     }
 }
@@ -161,6 +173,7 @@ impl MapHist {
                 .map_err(merr)?;
         let state = State {
             series: FastMap::default(),
+            ranges: labels::key_ranges(&spec.label_fields),
             label_fields: spec.label_fields,
             names,
             probe: spec.probe.to_string(),
