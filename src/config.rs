@@ -168,6 +168,10 @@ pub struct MapConfig {
     pub step: Option<f64>,
     /// Cap on series of this map's metric (default metrics.max_series).
     pub max_series: Option<usize>,
+    /// Overrides the map's `max_entries` before it is created (ring
+    /// buffers: bytes, a power of two and a multiple of the page size).
+    /// Any map of the object may be named for this one.
+    pub max_entries: Option<u32>,
 }
 fn yes() -> bool {
     true
@@ -222,21 +226,38 @@ fn toml_error(text: &str, path: &Path, e: &toml::de::Error) -> Error {
     Error::Config { path: path.to_path_buf(), line, column, reason: e.message().to_string() }
 }
 
-fn parse_dur(text: &str, path: &Path, v: &Option<Spanned<String>>, default: Duration, what: &str) -> Result<Duration> {
-    match v {
-        None => Ok(default),
-        Some(s) => match parse_duration(s.get_ref()) {
-            Some(d) if !d.is_zero() => Ok(d),
-            _ => {
-                let (line, column) = line_col(text, s.span().start);
-                Err(Error::Config {
-                    path: path.to_path_buf(),
-                    line,
-                    column,
-                    reason: format!("{what}: `{}` is not a duration (examples: 500ms, 1s, 2m)", s.get_ref()),
-                })
-            }
-        },
+/// The range a duration setting accepts, inclusive.
+#[derive(Debug, Clone, Copy)]
+pub struct DurationRange {
+    pub min: Duration,
+    pub max: Duration,
+    /// How the bounds are written in messages.
+    pub text: &'static str,
+}
+
+/// `poll.latency`: below 100us the poller spins instead of batching; above
+/// 1s events arrive late and the ring buffer overflows.
+pub const LATENCY_RANGE: DurationRange =
+    DurationRange { min: Duration::from_micros(100), max: Duration::from_secs(1), text: "100us to 1s" };
+/// `poll.interval` and `probes.NAME.interval`: hash map walks.
+pub const INTERVAL_RANGE: DurationRange =
+    DurationRange { min: Duration::from_millis(10), max: Duration::from_secs(24 * 3600), text: "10ms to 24h" };
+
+fn parse_dur(
+    text: &str,
+    path: &Path,
+    v: &Option<Spanned<String>>,
+    default: Duration,
+    what: &str,
+    range: DurationRange,
+) -> Result<Duration> {
+    let Some(s) = v else { return Ok(default) };
+    let (line, column) = line_col(text, s.span().start);
+    let err = |reason: String| Error::Config { path: path.to_path_buf(), line, column, reason };
+    match parse_duration(s.get_ref()) {
+        Some(d) if d >= range.min && d <= range.max => Ok(d),
+        Some(_) => Err(err(format!("{what}: `{}` is out of range ({})", s.get_ref(), range.text))),
+        None => Err(err(format!("{what}: `{}` is not a duration (examples: 500ms, 1s, 2m)", s.get_ref()))),
     }
 }
 
@@ -258,7 +279,8 @@ fn probe(
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
         return Err(at(pos, format!("probe name `{name}`: use letters, digits, `_` and `-` only")));
     }
-    let interval = parse_dur(text, path, &p.interval, default_interval, &format!("probes.{name}.interval"))?;
+    let interval =
+        parse_dur(text, path, &p.interval, default_interval, &format!("probes.{name}.interval"), INTERVAL_RANGE)?;
     let source = match &p.object {
         Some(obj) => {
             let file = obj.get_ref();
@@ -298,6 +320,9 @@ fn probe(
         }
         if mc.max_series == Some(0) {
             return Err(at_map("max_series must be at least 1".into()));
+        }
+        if mc.max_entries == Some(0) {
+            return Err(at_map("max_entries must be at least 1".into()));
         }
     }
     let btf_path = match &p.btf_path {
@@ -348,7 +373,24 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
         "h" => n * 3600.0,
         _ => return None,
     };
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+    Duration::try_from_secs_f64(secs).ok()
+}
+
+/// Largest configuration file beed reads.
+const MAX_CONFIG_BYTES: u64 = 16 << 20;
+
+/// Reads a configuration file, refusing anything but a regular file of a
+/// sane size (a FIFO would block the daemon, /dev/zero would fill memory).
+fn read_config_file(path: &Path) -> Result<String> {
+    let io = |cause| Error::Io { path: path.to_path_buf(), cause };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_file() {
+        return Err(io(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file")));
+    }
+    if meta.len() > MAX_CONFIG_BYTES {
+        return Err(io(std::io::Error::new(std::io::ErrorKind::InvalidInput, "larger than 16 MiB")));
+    }
+    std::fs::read_to_string(path).map_err(io)
 }
 
 /// 1-based line and column of byte offset `pos` in `text`.
@@ -363,22 +405,24 @@ impl Config {
     /// Reads and validates the config at `path`; `builtins` lists the
     /// built-in probes by name.
     pub fn load(path: &Path, builtins: &[(&str, &'static [u8])]) -> Result<Config> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+        let text = read_config_file(path)?;
         let mut cfg = Self::parse(&text, path, builtins)?;
         let dir = probes_dir(path);
         let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
             Ok(rd) => rd
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                // a FIFO or device would block the reader: regular files only
+                .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file()))
                 .collect(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(source) => return Err(Error::Io { path: dir, source }),
+            Err(cause) => return Err(Error::Io { path: dir, cause }),
         };
         files.sort();
         let mut names: BTreeMap<String, PathBuf> =
             cfg.all_probe_names.iter().map(|n| (n.clone(), path.to_path_buf())).collect();
         for file in files {
-            let text = std::fs::read_to_string(&file).map_err(|source| Error::Io { path: file.clone(), source })?;
+            let text = read_config_file(&file)?;
             let raw: RawProbesFile = toml::from_str(&text).map_err(|e| toml_error(&text, &file, &e))?;
             for (name, p) in &raw.probes {
                 if let Some(first) = names.get(name.get_ref()) {
@@ -406,8 +450,16 @@ impl Config {
             Error::Config { path: path.to_path_buf(), line, column, reason }
         };
         let raw: RawConfig = toml::from_str(text).map_err(|e| toml_error(text, path, &e))?;
-        let poll_latency = parse_dur(text, path, &raw.poll.latency, Duration::from_millis(5), "poll.latency")?;
-        let default_interval = parse_dur(text, path, &raw.poll.interval, Duration::from_secs(1), "poll.interval")?;
+        let poll_latency =
+            parse_dur(text, path, &raw.poll.latency, Duration::from_millis(5), "poll.latency", LATENCY_RANGE)?;
+        let default_interval =
+            parse_dur(text, path, &raw.poll.interval, Duration::from_secs(1), "poll.interval", INTERVAL_RANGE)?;
+        if raw.metrics.max_series == 0 {
+            return Err(at(
+                text.find("max_series").unwrap_or(0),
+                "metrics.max_series must be at least 1 (it caps the series of each metric)".into(),
+            ));
+        }
         let metrics_listen = if raw.metrics.listen.is_empty() {
             None
         } else {

@@ -48,6 +48,7 @@ pub fn run(config_path: &Path) -> Result<()> {
     let registry = Registry::new();
     let text = crate::sinks::exposition::TextRegistry::default();
     let selfm = SelfMetrics::register(&registry).context("registering self-metrics")?;
+    let rundir = crate::rundir::runtime_dir();
     let info = IntGaugeVec::new(Opts::new("beed_build_info", "beed's version"), &["version"])?;
     info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
     registry.register(Box::new(info))?;
@@ -61,17 +62,36 @@ pub fn run(config_path: &Path) -> Result<()> {
     let mut usec = 0u64;
     let watchdog = sd_notify::watchdog_enabled(false, &mut usec).then(|| Duration::from_micros(usec));
     let listen = cfg.metrics_listen;
-    let handle = engine::spawn(cfg, registry, text, selfm, watchdog).context("starting the engine thread")?;
-    let report = handle.report().context("the engine thread died while loading probes")?;
+    let handle = engine::spawn(cfg, registry, text, selfm.clone(), watchdog).context("starting the engine thread")?;
+    let Some(report) = handle.report() else {
+        let why = handle.died();
+        let _ = sd_notify::notify(false, &[NotifyState::Status(&why)]);
+        anyhow::bail!("{why} while loading probes");
+    };
     let mut summary = report.summary();
+    let mut generation = 0u64;
+    record_reload(&rundir, &selfm, &mut generation, &report, None);
     tracing::info!("ready: {summary}; events go to {}", report.output);
     let _ = sd_notify::notify(false, &[NotifyState::Ready, NotifyState::Status(&summary)]);
 
     let sfd = SignalFd::with_flags(&sigs, SfdFlags::SFD_CLOEXEC).context("creating a signalfd")?;
+    // SAFETY: the eventfd lives as long as `handle`, which outlives this loop.
+    let exited = unsafe { std::os::fd::BorrowedFd::borrow_raw(handle.exited_fd()) };
     let mut last = (Instant::now(), 0u64);
     loop {
-        let mut fds = [PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
-        match poll(&mut fds, PollTimeout::from(STATUS_EVERY_MS)) {
+        let mut fds = [PollFd::new(sfd.as_fd(), PollFlags::POLLIN), PollFd::new(exited, PollFlags::POLLIN)];
+        let polled = poll(&mut fds, PollTimeout::from(STATUS_EVERY_MS));
+        if fds[1].revents().is_some_and(|r| !r.is_empty()) {
+            // the engine ended on its own: every probe is gone with it, and the
+            // watchdog it pinged stops; exit so the service manager restarts us
+            for name in &report.up {
+                selfm.probe_up.with_label_values(&[name]).set(0);
+            }
+            let why = handle.died();
+            let _ = sd_notify::notify(false, &[NotifyState::Status(&format!("failed: {why}"))]);
+            anyhow::bail!("{why}; every probe is down");
+        }
+        match polled {
             Ok(0) | Err(Errno::EINTR) => {
                 // periodic STATUS= with the event rate
                 let records = handle.stats.records.load(Ordering::Relaxed);
@@ -91,7 +111,7 @@ pub fn run(config_path: &Path) -> Result<()> {
         };
         match sig {
             Some(Signal::SIGHUP) => {
-                if let Some(s) = reload(config_path, &handle, listen) {
+                if let Some(s) = reload(config_path, &handle, listen, &rundir, &selfm, &mut generation) {
                     summary = s;
                 }
             }
@@ -111,59 +131,132 @@ pub fn run(config_path: &Path) -> Result<()> {
 
 const STATUS_EVERY_MS: u16 = 10_000;
 
+/// Publishes the outcome of a (re)load: the `beed_config_last_reload_*`
+/// metrics and the status file `beed --reload` waits for. `error` is a
+/// configuration that did not even parse.
+fn record_reload(
+    rundir: &Path,
+    selfm: &SelfMetrics,
+    generation: &mut u64,
+    report: &engine::LoadReport,
+    error: Option<&str>,
+) {
+    let ok = error.is_none() && report.failed.is_empty();
+    selfm.reloaded(ok);
+    *generation += 1;
+    let message = match error {
+        Some(e) => format!("reload failed, nothing changed: {e}"),
+        None if ok => format!("reloaded: {}", report.summary()),
+        None => {
+            let mut m = format!("reload failed: {}", report.summary());
+            for (name, reason) in &report.failed {
+                let kept =
+                    if report.kept_previous.contains(name) { " (its previous version keeps running)" } else { "" };
+                m.push_str(&format!("\nprobe {name}{kept}: {reason}"));
+            }
+            m
+        }
+    };
+    let st = crate::reloadstatus::Status { generation: *generation, ok, message };
+    if let Err(e) = crate::reloadstatus::write(rundir, &st) {
+        tracing::debug!("cannot record the reload status in {}: {e}", rundir.display());
+    }
+}
+
 /// SIGHUP: re-reads the configuration and applies it; an invalid
-/// configuration changes nothing. Returns the new summary when applied.
-fn reload(config_path: &Path, handle: &engine::EngineHandle, listen: Option<std::net::SocketAddr>) -> Option<String> {
+/// configuration changes nothing, and a changed probe whose new version
+/// fails keeps its previous version. Returns the new summary when applied.
+fn reload(
+    config_path: &Path,
+    handle: &engine::EngineHandle,
+    listen: Option<std::net::SocketAddr>,
+    rundir: &Path,
+    selfm: &SelfMetrics,
+    generation: &mut u64,
+) -> Option<String> {
     let mut states = vec![NotifyState::Reloading];
     if let Ok(m) = NotifyState::monotonic_usec_now() {
         states.push(m);
     }
     let _ = sd_notify::notify(false, &states);
     tracing::info!("SIGHUP: reloading {}", config_path.display());
-    let result = match Config::load(config_path, crate::builtins::BUILTINS) {
+    let cfg = match Config::load(config_path, crate::builtins::BUILTINS) {
         Err(e) => {
             tracing::error!("reload failed, nothing changed: {e}");
+            record_reload(rundir, selfm, generation, &engine::LoadReport::default(), Some(&e.to_string()));
             let status = format!("reload failed: {e}");
             let _ = sd_notify::notify(false, &[NotifyState::Ready, NotifyState::Status(&status)]);
             return None;
         }
-        Ok(cfg) => {
-            if cfg.metrics_listen != listen {
-                tracing::warn!("metrics.listen changed: restart beed to listen on the new address");
-            }
-            handle.reload(cfg)
-        }
+        Ok(cfg) => cfg,
     };
-    let report = result?;
+    if cfg.metrics_listen != listen {
+        tracing::warn!("metrics.listen changed: restart beed to listen on the new address");
+    }
+    // None: the engine is gone; the main loop notices and exits
+    let report = handle.reload(cfg)?;
+    record_reload(rundir, selfm, generation, &report, None);
     let summary = report.summary();
     tracing::info!("reloaded: {summary}; kept [{}], removed [{}]", report.kept.join(", "), report.removed.join(", "));
     let _ = sd_notify::notify(false, &[NotifyState::Ready, NotifyState::Status(&summary)]);
     Some(summary)
 }
 
-/// Validates a config and every probe object it names, without loading
-/// anything into the kernel.
-pub fn check_config(path: &Path) -> Result<()> {
+/// `beed --reload PID`: asks the beed at PID to reload and reports the
+/// outcome (the unit's `ExecReload=`, which needs nothing but beed).
+pub fn request_reload(pid: i32) -> Result<()> {
+    let dir = crate::rundir::runtime_dir();
+    let st = crate::reloadstatus::request(pid, &dir, RELOAD_WAIT).map_err(anyhow::Error::msg)?;
+    println!("{}", st.message);
+    if st.ok {
+        Ok(())
+    } else {
+        anyhow::bail!("the reload did not apply everything (see above)")
+    }
+}
+
+/// How long `beed --reload` waits for the daemon (below systemd's default
+/// TimeoutSec of 90s, so the reload's own message is what users see).
+const RELOAD_WAIT: Duration = Duration::from_secs(80);
+
+/// Validates a config and every probe object it names: everything that
+/// can be checked without the kernel (object validation, watched maps, map
+/// settings, label, value and slot fields, vars, attach targets); with
+/// `load`, also loads each probe into the kernel to run the verifier,
+/// attaching nothing. Every probe is checked; the first error is returned.
+pub fn check_config(path: &Path, load: bool) -> Result<()> {
     let cfg = Config::load(path, crate::builtins::BUILTINS)?;
+    let mut failed = Vec::new();
     for p in &cfg.probes {
-        let (bytes, what) = match &p.source {
-            crate::config::ProbeSource::Builtin(b) => (b.to_vec(), format!("built-in {}", p.name)),
-            crate::config::ProbeSource::File(f) => (
-                std::fs::read(f).with_context(|| format!("probe {}: reading {}", p.name, f.display()))?,
-                f.display().to_string(),
-            ),
-        };
-        let maps = crate::probe::inspect(&bytes, &what).with_context(|| format!("probe {}", p.name))?;
-        println!(
-            "probe {}: ok ({}), watched maps: {}",
-            p.name,
-            what,
-            if maps.is_empty() {
-                "none".into()
-            } else {
-                maps.iter().map(|m| format!("{} ({})", m.name, m.output)).collect::<Vec<_>>().join(", ")
+        let res = crate::probe::check(p).and_then(|c| {
+            if load {
+                crate::probe::verify(p)?;
             }
-        );
+            Ok(c)
+        });
+        match res {
+            Ok(checked) => {
+                let maps = checked.specs();
+                println!(
+                    "probe {}: ok ({}{}), watched maps: {}",
+                    p.name,
+                    checked.what(),
+                    if load { ", loaded into the kernel and verified" } else { "" },
+                    if maps.is_empty() {
+                        "none".into()
+                    } else {
+                        maps.iter().map(|m| format!("{} ({})", m.name, m.output)).collect::<Vec<_>>().join(", ")
+                    }
+                );
+            }
+            Err(e) => {
+                println!("probe {}: error: {e}", p.name);
+                failed.push(format!("probe {}: {e}", p.name));
+            }
+        }
+    }
+    if let Some(first) = failed.first() {
+        anyhow::bail!("{}: {} of {} probes invalid; first: {first}", path.display(), failed.len(), cfg.probes.len());
     }
     println!("{}: ok", path.display());
     Ok(())

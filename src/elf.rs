@@ -8,6 +8,8 @@ use crate::error::{Error, Result};
 pub struct Section {
     pub name: String,
     pub kind: u32,
+    /// `sh_flags` (`SHF_EXECINSTR` marks program code).
+    pub flags: u64,
     pub offset: usize,
     pub size: usize,
 }
@@ -76,6 +78,7 @@ impl<'a> Elf<'a> {
             let field64 = |o| u64_at(data, h + o).ok_or_else(|| bad("truncated section header"));
             let name = field(0)?;
             let kind = field(4)?;
+            let flags = field64(8)?;
             let offset = field64(24)? as usize;
             let size = field64(32)? as usize;
             if kind != SHT_NOBITS && kind != 0 {
@@ -87,10 +90,10 @@ impl<'a> Elf<'a> {
                     )));
                 }
             }
-            raw.push((name, kind, offset, size));
+            raw.push((name, kind, flags, offset, size));
         }
         let strtab = raw.get(shstrndx).ok_or_else(|| bad("section name table index out of range")).and_then(
-            |&(_, _, off, size)| {
+            |&(_, _, _, off, size)| {
                 off.checked_add(size)
                     .and_then(|end| data.get(off..end))
                     .ok_or_else(|| bad("section name table runs past the end of the file"))
@@ -98,9 +101,10 @@ impl<'a> Elf<'a> {
         )?;
         let sections = raw
             .into_iter()
-            .map(|(name, kind, offset, size)| Section {
-                name: cstr_at(strtab, name as usize).unwrap_or_default().to_string(),
+            .map(|(name, kind, flags, offset, size)| Section {
+                name: cstr_lossy(strtab, name as usize),
                 kind,
+                flags,
                 offset,
                 size,
             })
@@ -118,6 +122,17 @@ impl<'a> Elf<'a> {
     }
 }
 
+/// `sh_flags` bit of sections holding instructions.
+pub const SHF_EXECINSTR: u64 = 0x4;
+
+/// The NUL-terminated string at `off` in `table`, bytes that are not UTF-8
+/// replaced (section names are shown to users, whatever they hold).
+fn cstr_lossy(table: &[u8], off: usize) -> String {
+    let Some(rest) = table.get(off..) else { return String::new() };
+    let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
+    String::from_utf8_lossy(&rest[..end]).into_owned()
+}
+
 /// The NUL-terminated UTF-8 string at `off` in `table`.
 pub(crate) fn cstr_at(table: &[u8], off: usize) -> Option<&str> {
     let rest = table.get(off..)?;
@@ -129,6 +144,8 @@ pub(crate) fn cstr_at(table: &[u8], off: usize) -> Option<&str> {
 #[derive(Debug, Clone)]
 pub struct Symbol {
     pub name: String,
+    /// `st_info & 0xf` (2: a function).
+    pub kind: u8,
     pub section: usize,
     pub value: u64,
     pub size: u64,
@@ -146,10 +163,24 @@ impl Elf<'_> {
                 let name = cstr_at(strtab, u32_at(s, 0)? as usize)?;
                 (!name.is_empty()).then(|| Symbol {
                     name: name.to_string(),
+                    kind: s.get(4).copied().unwrap_or(0) & 0xf,
                     section: u16_at(s, 6).unwrap_or(0) as usize,
                     value: u64_at(s, 8).unwrap_or(0),
                     size: u64_at(s, 16).unwrap_or(0),
                 })
+            })
+            .collect()
+    }
+
+    /// The programs of the object: functions in executable sections other
+    /// than `.text` (which holds subprograms), with their section names.
+    pub fn programs(&self) -> Vec<(String, String)> {
+        self.symbols()
+            .into_iter()
+            .filter(|s| s.kind == 2)
+            .filter_map(|s| {
+                let sec = self.sections.get(s.section)?;
+                (sec.flags & SHF_EXECINSTR != 0 && sec.name != ".text").then(|| (s.name, sec.name.clone()))
             })
             .collect()
     }

@@ -6,6 +6,7 @@
 use std::cell::RefCell;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
+use std::os::fd::AsRawFd;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,6 +36,9 @@ pub struct LoadReport {
     pub failed: Vec<(String, String)>,
     /// Probes left untouched by a reload.
     pub kept: Vec<String>,
+    /// Changed probes whose new version failed: their previous version
+    /// keeps running (also listed in `failed` and `up`).
+    pub kept_previous: Vec<String>,
     pub removed: Vec<String>,
     pub output: String,
 }
@@ -65,6 +69,8 @@ enum Command {
 /// Handle to the running engine thread.
 pub struct EngineHandle {
     wake: Arc<EventFd>,
+    /// Readable once the engine thread has ended, however it ended.
+    exited: Arc<EventFd>,
     commands: mpsc::Sender<Command>,
     reports: mpsc::Receiver<LoadReport>,
     thread: Option<JoinHandle<()>>,
@@ -86,6 +92,27 @@ impl EngineHandle {
         self.report()
     }
 
+    /// A descriptor that becomes readable when the engine thread ends (it
+    /// should only end when asked to stop).
+    pub fn exited_fd(&self) -> std::os::fd::RawFd {
+        self.exited.as_raw_fd()
+    }
+
+    /// Waits for an engine thread that ended on its own and returns why.
+    pub fn died(mut self) -> String {
+        match self.thread.take().map(|t| t.join()) {
+            Some(Err(panic)) => {
+                let msg = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown cause".into());
+                format!("the engine thread panicked: {msg}")
+            }
+            _ => "the engine thread stopped".into(),
+        }
+    }
+
     /// Asks the engine to drain its ring buffers, detach everything and exit; waits for it.
     pub fn stop(mut self) {
         let _ = self.commands.send(Command::Stop);
@@ -100,7 +127,7 @@ struct Active {
     config: ProbeConfig,
     digest: u64,
     /// Keeps the object loaded and its programs attached.
-    _probe: Probe,
+    probe: Probe,
     sources: ringbuf::Sources,
     walks: Vec<MapWatch>,
 }
@@ -116,13 +143,18 @@ pub fn spawn(
 ) -> std::io::Result<EngineHandle> {
     let wake =
         Arc::new(EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK).map_err(std::io::Error::from)?);
+    let exited =
+        Arc::new(EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK).map_err(std::io::Error::from)?);
     let stats = Arc::new(Stats::default());
     let (report_tx, reports) = mpsc::channel();
     let (commands, command_rx) = mpsc::channel();
     let thread = {
         let wake = wake.clone();
         let stats = stats.clone();
+        let exited = exited.clone();
         std::thread::Builder::new().name("beed-engine".into()).spawn(move || {
+            // tells the main thread when this thread ends, even by a panic
+            let _exit = ExitSignal(exited);
             let mut engine = match Engine::new(&cfg, registry, text, selfm, watchdog) {
                 Some(e) => e,
                 None => return,
@@ -132,22 +164,42 @@ pub fn spawn(
             engine.run(&wake, &stats, &command_rx, &report_tx);
         })?
     };
-    Ok(EngineHandle { wake, commands, reports, thread: Some(thread), stats })
+    Ok(EngineHandle { wake, exited, commands, reports, thread: Some(thread), stats })
 }
 
-/// Identity of a probe's object: the bytes of a file, the name of a built-in.
-fn digest(pc: &ProbeConfig) -> u64 {
+/// Signals an eventfd when dropped (when the engine thread ends).
+struct ExitSignal(Arc<EventFd>);
+
+impl Drop for ExitSignal {
+    fn drop(&mut self) {
+        let _ = self.0.write(1);
+    }
+}
+
+/// Identity of a probe's object: the bytes of a file, the name of a
+/// built-in. An unreadable file is an error for that probe.
+fn digest(pc: &ProbeConfig) -> Result<u64, String> {
     let mut h = DefaultHasher::new();
     match &pc.source {
         ProbeSource::Builtin(b) => b.hash(&mut h),
-        ProbeSource::File(f) => std::fs::read(f).unwrap_or_default().hash(&mut h),
+        ProbeSource::File(f) => std::fs::read(f).map_err(|e| format!("{}: {e}", f.display()))?.hash(&mut h),
     }
-    h.finish()
+    Ok(h.finish())
+}
+
+/// Why a probe could not be (re)loaded, with its previous version when
+/// that one keeps running.
+struct Failure {
+    reason: String,
+    prev: Option<Box<Active>>,
 }
 
 struct Engine {
     ctx: Context,
     active: Vec<Active>,
+    /// Probes whose last load failed (their `beed_probe_up 0` goes when
+    /// they leave the configuration).
+    failed_before: Vec<String>,
     latency: Duration,
     watchdog: Option<Duration>,
 }
@@ -162,22 +214,59 @@ impl Engine {
     ) -> Option<Self> {
         let out_errors = selfm.output_errors.with_label_values(&["events"]);
         let suppressed = selfm.events_suppressed.clone();
-        let events = match Events::open(cfg.events, cfg.journal_rate_limit, out_errors.clone(), suppressed.clone()) {
+        let dropped = selfm.events_dropped.clone();
+        let events = match Events::open(
+            cfg.events,
+            cfg.journal_rate_limit,
+            out_errors.clone(),
+            dropped.clone(),
+            suppressed.clone(),
+        ) {
             Ok(e) => e,
             Err(e) => {
                 tracing::error!("opening the event output failed ({e}); events go to stdout");
-                Events::open(EventOutput::Stdout, 0, out_errors, suppressed).ok()?
+                Events::open(EventOutput::Stdout, 0, out_errors, dropped, suppressed).ok()?
             }
         };
         let ctx = Context { registry, text, selfm, events: Rc::new(RefCell::new(events)), max_series: cfg.max_series };
-        Some(Engine { ctx, active: Vec::new(), latency: cfg.poll_latency, watchdog })
+        Some(Engine { ctx, active: Vec::new(), failed_before: Vec::new(), latency: cfg.poll_latency, watchdog })
     }
 
-    fn load_one(&self, pc: &ProbeConfig) -> Result<Active, String> {
+    /// Loads (and, unless told not to, attaches) one probe with its sinks.
+    fn load_one(&self, pc: &ProbeConfig, digest: u64, prev: Option<Active>) -> Result<Active, Failure> {
         let started = Instant::now();
-        let probe = probe::load(pc).map_err(|e| e.to_string())?;
-        let sources = ringbuf::build(&probe, &self.ctx).map_err(|e| e.to_string())?;
-        let walks = mapwatch::build(&probe, &self.ctx).map_err(|e| e.to_string())?;
+        // the new version is loaded (verifier included) while the old runs
+        let mut probe = probe::open(pc).map_err(|e| Failure { reason: e.to_string(), prev: None })?;
+        let prev = match prev {
+            None => {
+                probe.attach(&pc.attach).map_err(|e| Failure { reason: e.to_string(), prev: None })?;
+                None
+            }
+            Some(mut old) => {
+                // swap: detach the old version, attach the new; if that fails,
+                // the old one attaches again and keeps its maps and counters
+                old.probe.detach();
+                if let Err(e) = probe.attach(&pc.attach) {
+                    let reason = e.to_string();
+                    return Err(match old.probe.attach(&old.config.attach) {
+                        Ok(()) => Failure { reason, prev: Some(Box::new(old)) },
+                        Err(e2) => Failure {
+                            reason: format!("{reason}; re-attaching the previous version failed too: {e2}"),
+                            prev: None,
+                        },
+                    });
+                }
+                Some(old)
+            }
+        };
+        if let Some(old) = prev {
+            // what the old version still holds is read before it goes
+            old.sources.consume();
+            drop(old);
+            self.forget(&pc.name);
+        }
+        let sources = ringbuf::build(&probe, &self.ctx).map_err(|e| Failure { reason: e.to_string(), prev: None })?;
+        let walks = mapwatch::build(&probe, &self.ctx).map_err(|e| Failure { reason: e.to_string(), prev: None })?;
         tracing::info!(
             probe = %pc.name,
             "probe {} loaded ({}) in {:.0?}: programs [{}], watched maps [{}]",
@@ -187,10 +276,18 @@ impl Engine {
             probe.programs.join(", "),
             probe.maps.iter().map(|m| format!("{} ({})", m.name, m.output)).collect::<Vec<_>>().join(", ")
         );
-        Ok(Active { config: pc.clone(), digest: digest(pc), _probe: probe, sources, walks })
+        Ok(Active { config: pc.clone(), digest, probe, sources, walks })
     }
 
-    /// Brings the running probes in line with `cfg`.
+    /// Removes every series of a probe that is gone.
+    fn forget(&self, probe: &str) {
+        self.ctx.selfm.forget_probe(probe);
+        self.ctx.events.borrow_mut().forget(probe);
+    }
+
+    /// Brings the running probes in line with `cfg`: unchanged probes keep
+    /// running untouched, added ones load, removed ones go, and a changed
+    /// one is replaced only once its new version loaded and attached.
     fn apply(&mut self, cfg: &Config) -> LoadReport {
         if let Err(e) = self.ctx.events.borrow_mut().reconfigure(cfg.events, cfg.journal_rate_limit) {
             tracing::error!("events.output: {e}; keeping the previous output");
@@ -198,43 +295,65 @@ impl Engine {
         let mut report = LoadReport { output: self.ctx.events.borrow().describe().to_string(), ..Default::default() };
         self.latency = cfg.poll_latency;
         self.ctx.max_series = cfg.max_series;
-        // drain what removed or changed probes still hold before detaching them
-        for a in &self.active {
-            a.sources.consume();
-        }
         let mut old: Vec<Active> = std::mem::take(&mut self.active);
         for pc in &cfg.probes {
-            let d = digest(pc);
-            if let Some(i) = old.iter().position(|a| a.config == *pc && a.digest == d) {
-                let a = old.swap_remove(i);
-                report.kept.push(pc.name.clone());
-                report.up.push(pc.name.clone());
-                self.active.push(a);
-                continue;
-            }
-            // changed: detach the old version first (its metric names get reused)
-            if let Some(i) = old.iter().position(|a| a.config.name == pc.name) {
-                tracing::info!(probe = %pc.name, "probe {} changed: reloading it", pc.name);
-                drop(old.swap_remove(i));
-            }
-            match self.load_one(pc) {
+            let prev = old.iter().position(|a| a.config.name == pc.name).map(|i| old.swap_remove(i));
+            let result = match digest(pc) {
+                Ok(d) => match prev {
+                    Some(a) if a.config == *pc && a.digest == d => {
+                        report.kept.push(pc.name.clone());
+                        report.up.push(pc.name.clone());
+                        self.active.push(a);
+                        continue;
+                    }
+                    Some(a) => {
+                        tracing::info!(probe = %pc.name, "probe {} changed: loading its new version", pc.name);
+                        self.load_one(pc, d, Some(a))
+                    }
+                    None => self.load_one(pc, d, None),
+                },
+                Err(reason) => Err(Failure { reason, prev: prev.map(Box::new) }),
+            };
+            match result {
                 Ok(a) => {
                     self.ctx.selfm.probe_up.with_label_values(&[&pc.name]).set(1);
                     report.up.push(pc.name.clone());
                     self.active.push(a);
                 }
-                Err(e) => {
-                    tracing::error!(probe = %pc.name, "probe {} failed: {e}", pc.name);
+                Err(Failure { reason, prev: Some(a) }) => {
+                    tracing::error!(
+                        probe = %pc.name,
+                        "probe {}: the new version failed, the previous one keeps running: {reason}",
+                        pc.name
+                    );
+                    report.up.push(pc.name.clone());
+                    report.kept_previous.push(pc.name.clone());
+                    report.failed.push((pc.name.clone(), reason));
+                    self.active.push(*a);
+                }
+                Err(Failure { reason, prev: None }) => {
+                    tracing::error!(probe = %pc.name, "probe {} failed: {reason}", pc.name);
+                    self.forget(&pc.name);
                     self.ctx.selfm.probe_up.with_label_values(&[&pc.name]).set(0);
-                    report.failed.push((pc.name.clone(), e));
+                    report.failed.push((pc.name.clone(), reason));
                 }
             }
         }
         for a in old {
             tracing::info!(probe = %a.config.name, "probe {} removed from the configuration: detaching it", a.config.name);
-            let _ = self.ctx.selfm.probe_up.remove_label_values(&[&a.config.name]);
-            report.removed.push(a.config.name.clone());
+            a.sources.consume();
+            let name = a.config.name.clone();
+            drop(a);
+            self.forget(&name);
+            report.removed.push(name);
         }
+        // probes that failed before and are no longer configured
+        for name in self.failed_before.drain(..) {
+            if !cfg.probes.iter().any(|p| p.name == name) {
+                self.ctx.selfm.forget_probe(&name);
+            }
+        }
+        self.failed_before = report.failed.iter().map(|(n, _)| n.clone()).filter(|n| !report.up.contains(n)).collect();
         self.ctx.events.borrow_mut().flush();
         report
     }

@@ -12,6 +12,10 @@ pub enum Error {
     #[error("{what}: not a valid BPF ELF object: {reason}")]
     Elf { what: String, reason: String },
 
+    /// The object uses a program type beed does not run.
+    #[error("{what}: {reason}")]
+    Unsupported { what: String, reason: String },
+
     /// The BTF of an object is malformed or uses something beed cannot decode.
     #[error("{what}: invalid BTF: {reason}")]
     Btf { what: String, reason: String },
@@ -33,13 +37,14 @@ pub enum Error {
     #[error("{path}:{line}:{column}: {reason}")]
     Config { path: PathBuf, line: usize, column: usize, reason: String },
 
-    /// Reading a file failed.
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    /// Reading a file failed. (The cause is part of the message and not a
+    /// `source`, so that a chain printed with `{:#}` says it once.)
+    #[error("{path}: {cause}")]
+    Io { path: PathBuf, cause: std::io::Error },
 
     /// libbpf refused to open, load or attach something.
-    #[error("{what}: {source}")]
-    Libbpf { what: String, source: libbpf_rs::Error },
+    #[error("{what}: {cause}")]
+    Libbpf { what: String, cause: libbpf_rs::Error },
 
     /// A metric could not be registered (name clash, invalid label name).
     #[error("metric {name}: {reason}")]
@@ -56,6 +61,6 @@ impl Error {
     }
 
     pub(crate) fn libbpf(what: impl Into<String>, source: libbpf_rs::Error) -> Self {
-        Error::Libbpf { what: what.into(), source }
+        Error::Libbpf { what: what.into(), cause: source }
     }
 }

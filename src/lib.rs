@@ -20,11 +20,14 @@ pub mod logging;
 pub mod mapwatch;
 pub mod normalize;
 pub mod probe;
+pub mod reloadstatus;
 pub mod ringbuf;
+pub mod rundir;
 pub mod schema;
 pub mod selfmetrics;
 pub mod sinks;
 pub mod tracefs;
+pub mod validate;
 pub mod vars;
 pub mod walk;
 

@@ -21,6 +21,18 @@ struct Args {
     #[arg(long, value_name = "PATH", num_args = 0..=1)]
     check_config: Option<Option<PathBuf>>,
 
+    /// With --check-config: also load every probe into the kernel to run the
+    /// verifier, attaching nothing (needs root or CAP_BPF + CAP_PERFMON).
+    #[arg(long, requires = "check_config")]
+    load: bool,
+
+    /// Ask the beed running as PID to reload its configuration (as SIGHUP
+    /// does), wait until it has, print the outcome and exit non-zero if the
+    /// configuration was invalid or a probe's new version failed (its
+    /// previous version then keeps running). The unit's ExecReload= uses it.
+    #[arg(long, value_name = "PID", conflicts_with = "check_config")]
+    reload: Option<i32>,
+
     /// Debug logging (same as BEED_LOG=debug).
     #[arg(short, long)]
     verbose: bool,
@@ -30,7 +42,9 @@ fn main() -> ExitCode {
     let args = Args::parse();
     beed::logging::init(args.verbose);
     let res = if let Some(path) = args.check_config {
-        beed::daemon::check_config(path.as_deref().unwrap_or(&args.config))
+        beed::daemon::check_config(path.as_deref().unwrap_or(&args.config), args.load)
+    } else if let Some(pid) = args.reload {
+        beed::daemon::request_reload(pid)
     } else {
         beed::daemon::run(&args.config)
     };

@@ -157,22 +157,7 @@ fn watch(probe: &Probe, m: &WatchedMap, ctx: &Context) -> Result<MapWatch> {
         }
         Output::Hist => {
             let field = m.value.fields.first().cloned().ok_or_else(|| err("value has no fields".into()))?;
-            let slot_names: Vec<&str> = match &cfg.slot {
-                Some(s) => vec![s.as_str()],
-                None => vec!["slot", "bucket"],
-            };
-            let slot = slot_names.iter().find_map(|n| key.field(n)).cloned().ok_or_else(|| {
-                err(format!(
-                    "hist key {} has no slot field `{}`: set `slot = \"FIELD\"` in [probes.{}.maps.{}]",
-                    key.type_name,
-                    slot_names.join("` or `"),
-                    probe.name,
-                    m.name
-                ))
-            })?;
-            if !matches!(slot.kind, FieldKind::Unsigned(_) | FieldKind::Signed(_)) {
-                return Err(err(format!("slot field `{}` must be an integer", slot.name)));
-            }
+            let slot = labels::slot_field(&probe.name, &m.name, &key, cfg)?;
             let hist = MapHist::new(
                 &ctx.registry,
                 &ctx.text,
@@ -247,7 +232,8 @@ impl MapWatch {
     /// Walks the map now and publishes what it holds.
     pub fn walk(&mut self, ctx: &Context) {
         let start = Instant::now();
-        self.next_due = start + self.interval;
+        // intervals are capped by the config (24h); never overflow an Instant
+        self.next_due = start.checked_add(self.interval).unwrap_or(start + Duration::from_secs(24 * 3600));
         let fd = self.handle.as_fd();
         let res = match &mut self.kind {
             Kind::Metric { series, field } => {

@@ -19,8 +19,13 @@ pub struct Walker {
     use_batch: bool,
 }
 
-/// Entries fetched per batch syscall.
+/// Entries fetched per batch syscall at most.
 const BATCH: usize = 4096;
+/// Bytes of keys and values fetched per batch syscall at most: a map with
+/// 1 MiB values gets a batch of 4 entries, not 4096 (4 GiB of buffers).
+const BATCH_BYTES: usize = 4 << 20;
+/// Bytes the buffers may grow to when a hash bucket does not fit a batch.
+const MAX_BATCH_BYTES: usize = 64 << 20;
 
 impl Walker {
     /// A walker for a map with these sizes; `percpu` maps get one value
@@ -34,12 +39,14 @@ impl Walker {
         };
         let key_size = key_size as usize;
         let token = key_size.max(8);
+        let entry = key_size.saturating_add(value_stride).max(1);
+        let batch = (BATCH_BYTES / entry).clamp(1, BATCH);
         Ok(Walker {
             key_size,
             value_stride,
-            batch: BATCH,
-            keys: vec![0; BATCH * key_size],
-            values: vec![0; BATCH * value_stride],
+            batch,
+            keys: vec![0; batch * key_size],
+            values: vec![0; batch * value_stride],
             token_in: vec![0; token],
             token_out: vec![0; token],
             use_batch: true,
@@ -92,7 +99,9 @@ impl Walker {
             };
             let errno = if ret < 0 { -ret } else { 0 };
             if errno != 0 && errno != ENOENT {
-                if errno == ENOSPC && self.batch < (1 << 20) {
+                let entry = self.key_size.saturating_add(self.value_stride).max(1);
+                if errno == ENOSPC && self.batch < (1 << 20) && self.batch.saturating_mul(2 * entry) <= MAX_BATCH_BYTES
+                {
                     // a hash bucket holds more entries than fit: grow and restart
                     self.grow();
                     return self.walk_batch(fd, f);

@@ -1,8 +1,7 @@
 //! Event output: one JSON line per record on stdout (bumblebee's shape plus
 //! the probe), or one native journal entry per record.
 
-use std::io::{self, BufWriter, Write};
-
+use std::io;
 use std::time::Instant;
 
 use prometheus::{IntCounter, IntCounterVec};
@@ -11,9 +10,10 @@ use crate::config::EventOutput;
 use crate::decode;
 use crate::schema::Plan;
 use crate::sinks::journal::{self, Journal};
+use crate::sinks::queue::LineQueue;
 
 enum Target {
-    Stdout(BufWriter<io::Stdout>),
+    Stdout(LineQueue),
     Journal(Journal),
     Discard,
 }
@@ -25,6 +25,10 @@ pub struct Events {
     kind: EventOutput,
     line: String,
     errors: IntCounter,
+    /// Events refused because the output could not keep up.
+    dropped: IntCounterVec,
+    /// Whether a failure of the current output was logged already.
+    warned: bool,
     /// Journal entries per second per probe; 0 = unlimited.
     rate: u32,
     buckets: Vec<Bucket>,
@@ -37,10 +41,11 @@ struct Bucket {
     probe: String,
     tokens: f64,
     last: Instant,
-    suppressed: IntCounter,
+    /// Created when first needed, so a forgotten probe leaves no series.
+    suppressed: Option<IntCounter>,
 }
 
-fn target(kind: EventOutput) -> io::Result<Target> {
+fn target(kind: EventOutput, errors: &IntCounter, dropped: &IntCounterVec) -> io::Result<Target> {
     let journal = match kind {
         EventOutput::Journal => true,
         EventOutput::Auto => crate::logging::stderr_is_journal(),
@@ -51,7 +56,7 @@ fn target(kind: EventOutput) -> io::Result<Target> {
     } else if kind == EventOutput::None {
         Target::Discard
     } else {
-        Target::Stdout(BufWriter::with_capacity(1 << 16, io::stdout()))
+        Target::Stdout(LineQueue::stdout(dropped.with_label_values(&["stdout"]), errors.clone())?)
     })
 }
 
@@ -89,12 +94,20 @@ impl PrintMap {
 impl Events {
     /// Opens the configured output; `Auto` picks journald when stderr is
     /// connected to it.
-    pub fn open(kind: EventOutput, rate: u32, errors: IntCounter, suppressed: IntCounterVec) -> io::Result<Self> {
+    pub fn open(
+        kind: EventOutput,
+        rate: u32,
+        errors: IntCounter,
+        dropped: IntCounterVec,
+        suppressed: IntCounterVec,
+    ) -> io::Result<Self> {
         Ok(Events {
-            target: target(kind)?,
+            target: target(kind, &errors, &dropped)?,
             kind,
             line: String::with_capacity(512),
             errors,
+            dropped,
+            warned: false,
             rate,
             buckets: Vec::new(),
             suppressed,
@@ -106,8 +119,9 @@ impl Events {
     pub fn reconfigure(&mut self, kind: EventOutput, rate: u32) -> io::Result<()> {
         if kind != self.kind {
             self.flush();
-            self.target = target(kind)?;
+            self.target = target(kind, &self.errors, &self.dropped)?;
             self.kind = kind;
+            self.warned = false;
         }
         self.rate = rate;
         Ok(())
@@ -121,7 +135,7 @@ impl Events {
             probe: probe.to_string(),
             tokens: self.rate as f64,
             last: Instant::now(),
-            suppressed: self.suppressed.with_label_values(&[probe]),
+            suppressed: None,
         });
         self.buckets.len() - 1
     }
@@ -140,8 +154,15 @@ impl Events {
             b.tokens -= 1.0;
             true
         } else {
-            b.suppressed.inc();
+            b.suppressed.get_or_insert_with(|| self.suppressed.with_label_values(&[b.probe.as_str()])).inc();
             false
+        }
+    }
+
+    /// Forgets the counters of a probe that is gone (its series were removed).
+    pub fn forget(&mut self, probe: &str) {
+        for b in self.buckets.iter_mut().filter(|b| b.probe == probe) {
+            b.suppressed = None;
         }
     }
 
@@ -171,13 +192,32 @@ impl Events {
                 self.line.push_str("\"entry\":");
                 decode::write_json_object_keyed(plan, &pm.json_keys, rec, &mut self.line);
                 self.line.push_str("}\n");
-                w.write_all(self.line.as_bytes())
+                w.push(self.line.as_bytes());
+                Ok(())
             }
         };
-        if res.is_err() {
-            self.errors.inc();
+        if let Err(e) = res {
+            self.failed(&e);
         }
         true
+    }
+
+    /// Counts an event the output refused; the first failure is logged with
+    /// its cause. A journal that cannot take more right now (its socket
+    /// buffer is full) drops the event rather than stalling the engine.
+    fn failed(&mut self, e: &io::Error) {
+        if e.kind() == io::ErrorKind::WouldBlock {
+            self.dropped.with_label_values(&["journal"]).inc();
+            return;
+        }
+        self.errors.inc();
+        if !self.warned {
+            self.warned = true;
+            tracing::error!(
+                "writing events to {} failed ({e}); failed events are counted in beed_output_errors_total",
+                self.describe()
+            );
+        }
     }
 
     /// Writes the changed entries of a hash map walk as one record.
@@ -208,19 +248,21 @@ impl Events {
         let res = match &mut self.target {
             Target::Discard => Ok(()),
             Target::Journal(j) => j.send_message(&pm.probe, &pm.map, &self.line),
-            Target::Stdout(w) => w.write_all(self.line.as_bytes()).and_then(|_| w.write_all(b"\n")),
+            Target::Stdout(w) => {
+                self.line.push('\n');
+                w.push(self.line.as_bytes());
+                Ok(())
+            }
         };
-        if res.is_err() {
-            self.errors.inc();
+        if let Err(e) = res {
+            self.failed(&e);
         }
     }
 
     /// Pushes buffered lines out (end of each poll batch).
     pub fn flush(&mut self) {
         if let Target::Stdout(w) = &mut self.target {
-            if w.flush().is_err() {
-                self.errors.inc();
-            }
+            w.flush();
         }
     }
 }

@@ -80,6 +80,9 @@ impl Journal {
     pub fn connect(path: &Path) -> io::Result<Self> {
         let sock = UnixDatagram::unbound()?;
         sock.connect(path)?;
+        // a busy journald must not stall the engine: a full socket buffer
+        // makes send fail with WouldBlock, and the event is counted as dropped
+        sock.set_nonblocking(true)?;
         Ok(Journal { sock, path: path.to_path_buf(), buf: Vec::with_capacity(1024), text: String::new() })
     }
 
@@ -131,6 +134,7 @@ impl Journal {
                 // journald restarted: reconnect once
                 self.sock = UnixDatagram::unbound()?;
                 self.sock.connect(&self.path)?;
+                self.sock.set_nonblocking(true)?;
                 self.sock.send(&self.buf).map(|_| ())
             }
             Err(e) => Err(e),

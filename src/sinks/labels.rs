@@ -146,3 +146,59 @@ pub fn value_field(map: &str, plan: &Plan, cfg: &MapConfig, output: Output) -> R
         if numeric.is_empty() { "none".to_string() } else { numeric.join(", ") }
     )))
 }
+
+/// The slot (bucket index) field of a hash histogram's key: the configured
+/// one, else `slot`, else `bucket`; it must be an integer.
+pub fn slot_field(probe: &str, map: &str, key: &Plan, cfg: &MapConfig) -> Result<Field> {
+    let err = |reason: String| Error::Map { map: map.to_string(), reason };
+    let names: Vec<&str> = match &cfg.slot {
+        Some(s) => vec![s.as_str()],
+        None => vec!["slot", "bucket"],
+    };
+    let slot = names.iter().find_map(|n| key.field(n)).cloned().ok_or_else(|| {
+        err(format!(
+            "hist key {} has no slot field `{}`: set `slot = \"FIELD\"` in [probes.{probe}.maps.{map}]",
+            key.type_name,
+            names.join("` or `"),
+        ))
+    })?;
+    if !matches!(slot.kind, crate::schema::FieldKind::Unsigned(_) | crate::schema::FieldKind::Signed(_)) {
+        return Err(err(format!("slot field `{}` must be an integer", slot.name)));
+    }
+    Ok(slot)
+}
+
+/// Label sets a hash map walk could not export because its metric reached
+/// `max_series`, remembered while they stay in the map, so that
+/// `beed_series_dropped_total` counts each refused label set once (and again
+/// only if it left the map and came back), not once per walk. Bounded by the
+/// map's own size.
+#[derive(Default)]
+pub struct Refused {
+    seen: crate::fasthash::FastMap<Vec<u8>, u64>,
+    generation: u64,
+}
+
+impl Refused {
+    /// Starts a walk.
+    pub fn begin(&mut self) {
+        self.generation += 1;
+    }
+
+    /// A label set (its key bytes) was refused in this walk; true the first
+    /// time it is.
+    pub fn refuse(&mut self, key: &[u8]) -> bool {
+        if let Some(g) = self.seen.get_mut(key) {
+            *g = self.generation;
+            return false;
+        }
+        self.seen.insert(key.to_vec(), self.generation);
+        true
+    }
+
+    /// Ends a complete walk: label sets no longer in the map are forgotten.
+    pub fn finish(&mut self) {
+        let g = self.generation;
+        self.seen.retain(|_, s| *s == g);
+    }
+}

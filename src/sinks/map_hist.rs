@@ -58,6 +58,7 @@ pub struct State {
     max_series: usize,
     scratch: Vec<u8>,
     dropped: IntCounter,
+    refused: labels::Refused,
     decode_errors: IntCounter,
 }
 
@@ -67,6 +68,7 @@ impl State {
         for s in self.series.values_mut() {
             s.pending.clear();
         }
+        self.refused.begin();
     }
 
     /// Adds one map entry: `key` holds the labels and the slot, `count` its value.
@@ -89,7 +91,9 @@ impl State {
             return;
         }
         if self.series.len() >= self.max_series {
-            self.dropped.inc();
+            if self.refused.refuse(&self.scratch) {
+                self.dropped.inc();
+            }
             return;
         }
         let mut pairs = labels::label_pairs(&self.names, &self.label_fields, key);
@@ -107,6 +111,9 @@ impl State {
             if complete {
                 s.counts = pending;
             }
+        }
+        if complete {
+            self.refused.finish();
         }
         self.series.retain(|_, s| !s.counts.is_empty());
     }
@@ -183,6 +190,7 @@ impl MapHist {
             max_series: spec.max_series,
             scratch: Vec::new(),
             dropped: spec.dropped,
+            refused: labels::Refused::default(),
             decode_errors: spec.decode_errors,
         };
         Ok(MapHist { family: Registered::new(registry, text, desc, "histogram", state).map_err(merr)? })

@@ -38,6 +38,7 @@ pub struct State {
     key_size: usize,
     max_series: usize,
     dropped: IntCounter,
+    refused: labels::Refused,
     decode_errors: IntCounter,
 }
 
@@ -45,6 +46,7 @@ impl State {
     /// Starts a walk.
     pub fn begin(&mut self) {
         self.generation += 1;
+        self.refused.begin();
     }
 
     /// Records one entry of the walk. Entries that render to the same label
@@ -64,7 +66,9 @@ impl State {
             return;
         }
         if self.series.len() >= self.max_series {
-            self.dropped.inc();
+            if self.refused.refuse(&self.scratch) {
+                self.dropped.inc();
+            }
             return;
         }
         let mut pairs = labels::label_pairs(&self.names, &self.fields, key);
@@ -77,6 +81,7 @@ impl State {
     pub fn finish(&mut self) {
         let g = self.generation;
         self.series.retain(|_, s| s.generation == g);
+        self.refused.finish();
     }
 
     /// Number of exported series.
@@ -138,6 +143,7 @@ impl MapSeries {
             key_size: key.size,
             max_series,
             dropped,
+            refused: labels::Refused::default(),
             decode_errors,
         };
         let kind = if counter { "counter" } else { "gauge" };

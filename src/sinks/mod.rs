@@ -7,6 +7,7 @@ pub mod journal;
 pub mod labels;
 pub mod map_hist;
 pub mod map_series;
+pub mod queue;
 pub mod ring_metric;
 
 use std::cell::RefCell;

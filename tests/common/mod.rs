@@ -95,6 +95,7 @@ pub fn start(dir: &Path, config: &str) -> Result<Beed, String> {
         .arg(&path)
         .env_remove("JOURNAL_STREAM")
         .env_remove("NOTIFY_SOCKET")
+        .env("BEED_RUNTIME_DIR", dir.join("run"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

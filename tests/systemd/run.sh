@@ -30,7 +30,9 @@ set -u
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 CACHE_DIR=${BEED_TEST_CACHE:-/var/cache/beed-tests}
 SUITE=bookworm
-INCLUDE=systemd,systemd-sysv,dbus,procps,curl,bpftool,libelf1,zlib1g
+# no procps: `systemctl reload beed` must work without /bin/kill; curl and
+# bpftool are the test's own tools
+INCLUDE=systemd,systemd-sysv,dbus,curl,bpftool,libelf1,zlib1g
 LOG_DIR=$REPO/target/systemd-test
 CONTAINER_LIFETIME=900 # hard limit on the container, whatever happens to this script
 
@@ -141,6 +143,11 @@ if ! clang -g -O2 -target bpf -D__TARGET_ARCH_$BPF_ARCH -I "$REPO/vmlinux" -I "$
 	-c "$REPO/tests/fixtures/user_probe.bpf.c" -o "$USER_OBJ" 2>"$LOG_DIR/clang.log"; then
 	bail "compile tests/fixtures/user_probe.bpf.c" "$(cat "$LOG_DIR/clang.log")"
 fi
+
+REJECT_OBJ=$LOG_DIR/verifier_reject.bpf.o
+clang -g -O2 -target bpf -D__TARGET_ARCH_$BPF_ARCH -I "$REPO/vmlinux" -I "$REPO/solo_types" \
+	-c "$REPO/tests/fixtures/verifier_reject.bpf.c" -o "$REJECT_OBJ" 2>>"$LOG_DIR/clang.log" ||
+	bail "compile tests/fixtures/verifier_reject.bpf.c" "$(tail -n 20 "$LOG_DIR/clang.log")"
 
 # one object per attach type (tests/fixtures/attach_types.bpf.c), to check
 # that the unit's sandbox lets each of them load and attach; kprobes and BPF
@@ -446,6 +453,41 @@ else
 	not_ok "the journal says which file is invalid (90-broken.toml)" "$(journal 10)"
 fi
 rm -f "$ROOT/etc/bee/probes.d/90-broken.toml"
+
+# --- a changed probe whose new version the verifier rejects ------------------------------
+# --check-config (no kernel) passes; beed --reload reports the verifier's
+# refusal, systemctl reload fails, and the previous version keeps counting
+if C test -e /bin/kill; then
+	not_ok "the container has no /bin/kill (reload must not need procps)" "$(C ls -l /bin/kill)"
+else
+	ok "the container has no /bin/kill (reload must not need procps)"
+fi
+cp "$LOG_DIR/verifier_reject.bpf.o" "$ROOT/etc/bee/probes/reject.bpf.o"
+sed -i 's#/etc/bee/probes/user_probe.bpf.o#/etc/bee/probes/reject.bpf.o#' "$ROOT/etc/bee/probes.d/50-user.toml"
+out=$(T=60 C systemctl reload beed 2>&1)
+reload_rc=$?
+C bash -c 'for i in 1 2 3; do bash -c "exit 0"; done'
+sleep 2
+if [ $reload_rc != 0 ] && probe_up user_getppid && [ "$(show MainPID)" = "$MAIN" ]; then
+	ok "a reload whose new probe version the verifier rejects fails (exit $reload_rc) and the previous version keeps running"
+else
+	not_ok "a reload whose new probe version the verifier rejects fails and the previous version keeps running" \
+		"reload exit status $reload_rc $out" "$(metrics | grep -E '^beed_(probe_up|config)')" "$(journal 15)"
+fi
+if C journalctl -u beed --no-pager -n 200 2>/dev/null | grep -q 'previous version keeps running' &&
+	metrics | grep -q '^beed_config_last_reload_successful 0'; then
+	ok "the failed reload is logged and exported (beed_config_last_reload_successful 0)"
+else
+	not_ok "the failed reload is logged and exported (beed_config_last_reload_successful 0)" \
+		"$(metrics | grep -E '^beed_config')" "$(journal 15)"
+fi
+sed -i 's#/etc/bee/probes/reject.bpf.o#/etc/bee/probes/user_probe.bpf.o#' "$ROOT/etc/bee/probes.d/50-user.toml"
+T=60 C systemctl reload beed >/dev/null 2>&1
+if metrics | grep -q '^beed_config_last_reload_successful 1'; then
+	ok "the next good reload succeeds (beed_config_last_reload_successful 1)"
+else
+	not_ok "the next good reload succeeds (beed_config_last_reload_successful 1)" "$(metrics | grep -E '^beed_config')" "$(journal 15)"
+fi
 
 # --- every tracing attach type under the sandbox ------------------------------------------
 # hits of probe $1 (counter_hits of tests/fixtures/attach_types.bpf.c)

@@ -1,0 +1,86 @@
+//! The outcome of the last configuration (re)load, kept in
+//! `RUNTIME_DIR/reload` so that `beed --reload PID` (the unit's
+//! `ExecReload=`) can signal the daemon, wait for the reload to finish and
+//! exit with its outcome: `systemctl reload beed` then fails when a probe's
+//! new version did not load, with the reason in its output.
+//!
+//! The file holds `GENERATION ok|failed` on its first line and the message
+//! after it; it is replaced atomically (written aside, then renamed).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+const FILE: &str = "reload";
+
+/// The last outcome: generation, success, message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Status {
+    pub generation: u64,
+    pub ok: bool,
+    pub message: String,
+}
+
+fn path(dir: &Path) -> PathBuf {
+    dir.join(FILE)
+}
+
+/// Reads the status in `dir`, if there is one.
+pub fn read(dir: &Path) -> Option<Status> {
+    let text = std::fs::read_to_string(path(dir)).ok()?;
+    let (first, message) = text.split_once('\n').unwrap_or((text.as_str(), ""));
+    let (generation, outcome) = first.split_once(' ')?;
+    Some(Status { generation: generation.parse().ok()?, ok: outcome == "ok", message: message.trim_end().to_string() })
+}
+
+/// Writes a status into `dir` (created if missing).
+pub fn write(dir: &Path, st: &Status) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".{FILE}.tmp"));
+    let body = format!("{} {}\n{}\n", st.generation, if st.ok { "ok" } else { "failed" }, st.message);
+    std::fs::write(&tmp, body)?;
+    std::fs::rename(&tmp, path(dir))
+}
+
+/// Sends SIGHUP to `pid` and waits up to `timeout` for the reload it
+/// starts to be recorded in `dir`; returns its outcome.
+pub fn request(pid: i32, dir: &Path, timeout: Duration) -> Result<Status, String> {
+    let before = read(dir).map_or(0, |s| s.generation);
+    let target = Pid::from_raw(pid);
+    if pid <= 0 {
+        return Err(format!("--reload {pid}: not a process id"));
+    }
+    kill(target, Signal::SIGHUP).map_err(|e| format!("sending SIGHUP to beed (PID {pid}): {e}"))?;
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Some(st) = read(dir).filter(|s| s.generation > before) {
+            return Ok(st);
+        }
+        if kill(target, None).is_err() {
+            return Err(format!("beed (PID {pid}) exited during the reload"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(format!(
+        "beed (PID {pid}) did not report the reload within {}s (no new status in {})",
+        timeout.as_secs(),
+        path(dir).display()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() -> std::io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        assert_eq!(read(dir.path()), None);
+        let st = Status { generation: 3, ok: false, message: "probe x: bad\nsecond line".into() };
+        write(dir.path(), &st)?;
+        assert_eq!(read(dir.path()), Some(st));
+        Ok(())
+    }
+}
