@@ -167,6 +167,14 @@ pub fn spawn(
     Ok(EngineHandle { wake, exited, commands, reports, thread: Some(thread), stats })
 }
 
+/// Fault injection for tests (`BEED_TEST_FAULT=engine-panic`): the engine
+/// thread dies the way a bug would make it, so that the daemon's handling of
+/// a dead engine (probes down, non-zero exit) is tested for real.
+#[allow(clippy::panic)]
+fn injected_panic() -> ! {
+    panic!("injected fault (BEED_TEST_FAULT=engine-panic)")
+}
+
 /// Signals an eventfd when dropped (when the engine thread ends).
 struct ExitSignal(Arc<EventFd>);
 
@@ -236,7 +244,10 @@ impl Engine {
     fn load_one(&self, pc: &ProbeConfig, digest: u64, prev: Option<Active>) -> Result<Active, Failure> {
         let started = Instant::now();
         // the new version is loaded (verifier included) while the old runs
-        let mut probe = probe::open(pc).map_err(|e| Failure { reason: e.to_string(), prev: None })?;
+        let mut probe = match probe::open(pc) {
+            Ok(p) => p,
+            Err(e) => return Err(Failure { reason: e.to_string(), prev: prev.map(Box::new) }),
+        };
         let prev = match prev {
             None => {
                 probe.attach(&pc.attach).map_err(|e| Failure { reason: e.to_string(), prev: None })?;
@@ -365,7 +376,11 @@ impl Engine {
         commands: &mpsc::Receiver<Command>,
         reports: &mpsc::Sender<LoadReport>,
     ) {
+        let fault = std::env::var("BEED_TEST_FAULT").unwrap_or_default();
         loop {
+            if fault == "engine-panic" {
+                injected_panic();
+            }
             if let Err(e) = self.poll(wake, stats) {
                 tracing::error!("poll loop failed: {e}");
                 break;

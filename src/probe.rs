@@ -354,7 +354,7 @@ fn load_error(cfg: &ProbeConfig, checked: &Checked, sizes: &[(String, u64)], log
         tail.contains("failed to create").then(|| name.to_string())
     });
     if let Some(map) = failed_map {
-        let too_big = log.contains("E2BIG");
+        let too_big = e.kind() == libbpf_rs::ErrorKind::TooBig || log.contains("E2BIG");
         if too_big || log.contains("ENOMEM") || e.kind() == libbpf_rs::ErrorKind::OutOfMemory {
             let bytes = sizes.iter().find(|(n, _)| *n == map).map_or(0, |(_, b)| *b);
             let reason = format!(

@@ -1,0 +1,127 @@
+//! `beed --check-config` runs every check that does not need the kernel,
+//! and `--check-config --load` runs the verifier too: each bad setting is a
+//! clear error naming the file, probe, map, field or key, in bounded time,
+//! never a panic. The object tests need root only for `--load`.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{compile, fixture, is_root, TestResult};
+
+/// Runs `beed --check-config PATH [extra]`; kills it after 30 s (a hang is a
+/// failure, reported as such). Returns (exit code, stdout + stderr).
+fn check(path: &Path, extra: &[&str]) -> Result<(Option<i32>, String), Box<dyn std::error::Error>> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_beed"))
+        .arg("--check-config")
+        .arg(path)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait()?.is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("beed --check-config {} hung", path.display()).into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output()?;
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!text.contains("panicked"), "{text}");
+    Ok((out.status.code(), text))
+}
+
+#[test]
+fn every_setting_is_checked_without_the_kernel() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let d = dir.path();
+    let obj = compile(&fixture("user_probe.bpf.c"), d)?;
+    let half = d.join("half.o");
+    let bytes = std::fs::read(&obj)?;
+    std::fs::write(&half, &bytes[..bytes.len() / 2])?;
+    let probe = format!("[probes.p]\nobject = \"{}\"\n", obj.display());
+    let cases: Vec<(String, &str)> = vec![
+        (format!("{probe}[probes.p.vars]\nnosuch = 1\n"), "no `const volatile` variable `nosuch`"),
+        (format!("{probe}[probes.p.maps.counter_getppid]\nlabels = [\"comn\"]\n"), "label setting names `comn`"),
+        (format!("{probe}[probes.p.maps.counter_getppid]\nlables = [\"comm\"]\n"), ":4:1: unknown field `lables`"),
+        (
+            format!("{probe}[probes.p.maps.counter_getpid]\n"),
+            "probes.p.maps.counter_getpid: the object has no watched map",
+        ),
+        (
+            format!("{probe}[probes.p.attach.nosuch]\nfunc = \"x\"\n"),
+            "probes.p.attach.nosuch: the object has no program",
+        ),
+        (format!("{probe}[probes.p.maps.print_calls]\nmax_entries = 1000\n"), "a power of two and at least 4096"),
+        (format!("[probes.p]\nobject = \"{}\"\n", half.display()), "half.o: not a valid BPF ELF object"),
+        (format!("[poll]\nlatency = \"1h\"\n{probe}"), "poll.latency: `1h` is out of range (100us to 1s)"),
+        (format!("[poll]\nlatency = \"1ns\"\n{probe}"), "poll.latency: `1ns` is out of range (100us to 1s)"),
+        (
+            format!("[poll]\ninterval = \"18446744073709551616s\"\n{probe}"),
+            "poll.interval: `18446744073709551616s` is not a duration",
+        ),
+        (format!("[poll]\ninterval = \"5000000000000000000s\"\n{probe}"), "is out of range (10ms to 24h)"),
+        (
+            format!("{probe}interval = \"9999999999h\"\n"),
+            "probes.p.interval: `9999999999h` is out of range (10ms to 24h)",
+        ),
+        (format!("[metrics]\nmax_series = 0\n{probe}"), "metrics.max_series must be at least 1"),
+    ];
+    for (i, (cfg, want)) in cases.iter().enumerate() {
+        let path = d.join(format!("case{i}.toml"));
+        std::fs::write(&path, cfg)?;
+        let (code, text) = check(&path, &[])?;
+        assert_eq!(code, Some(1), "case {i} accepted:\n{cfg}\n{text}");
+        assert!(text.contains(want), "case {i}: want {want:?}:\n{cfg}\n{text}");
+    }
+    Ok(())
+}
+
+#[test]
+fn non_regular_files_and_os_errors() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let d = dir.path();
+    std::fs::write(d.join("beed.toml"), "[probes.exitsnoop]\n")?;
+    std::fs::create_dir(d.join("probes.d"))?;
+    // a FIFO named like a config file: skipped, not read (reading blocks)
+    let fifo = d.join("probes.d/fifo.toml");
+    assert!(Command::new("mkfifo").arg(&fifo).status()?.success());
+    let (code, text) = check(&d.join("beed.toml"), &[])?;
+    assert_eq!(code, Some(0), "{text}");
+    // a FIFO as the main config is an error, not a hang
+    let (code, text) = check(&fifo, &[])?;
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("fifo.toml: not a regular file"), "{text}");
+    // the OS error is said once
+    let (code, text) = check(&d.join("missing.toml"), &[])?;
+    assert_eq!(code, Some(1), "{text}");
+    assert_eq!(text.matches("No such file or directory").count(), 1, "{text}");
+    Ok(())
+}
+
+#[test]
+fn load_runs_the_verifier_without_attaching() -> TestResult {
+    if !is_root() {
+        return Err("run as root (make test)".into());
+    }
+    let dir = tempfile::tempdir()?;
+    let d = dir.path();
+    let good = compile(&fixture("user_probe.bpf.c"), d)?;
+    let bad = compile(&fixture("verifier_reject.bpf.c"), d)?;
+    std::fs::write(d.join("good.toml"), format!("[probes.good]\nobject = \"{}\"\n", good.display()))?;
+    std::fs::write(d.join("bad.toml"), format!("[probes.bad]\nobject = \"{}\"\n", bad.display()))?;
+    // without --load the rejected object passes: only the kernel knows
+    assert_eq!(check(&d.join("bad.toml"), &[])?.0, Some(0));
+    let (code, text) = check(&d.join("bad.toml"), &["--load"])?;
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("the verifier rejected program unchecked"), "{text}");
+    let (code, text) = check(&d.join("good.toml"), &["--load"])?;
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("loaded into the kernel and verified"), "{text}");
+    Ok(())
+}
