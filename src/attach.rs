@@ -72,6 +72,10 @@ pub fn hint(section: &str, err: &libbpf_rs::Error, target: Option<&str>) -> Stri
             " (this kernel refuses BPF trampoline programs (fentry/fexit/LSM); LSM also needs `bpf` in the lsm= boot parameter)".into()
         }
         "lsm" => " (is `bpf` in the kernel's lsm= list? see /sys/kernel/security/lsm)".into(),
+        "tracepoint" | "tp" if err.kind() == libbpf_rs::ErrorKind::TooBig => format!(
+            " (the kernel allows at most 64 BPF programs on one tracepoint (BPF_TRACE_MAX_PROGS) and {target} has them all: \
+             remove a probe that uses it)"
+        ),
         "tracepoint" | "tp" if err.kind() == libbpf_rs::ErrorKind::NotFound => {
             format!(" (no tracepoint {target} in this kernel, or tracefs is not mounted)")
         }
