@@ -8,7 +8,7 @@ secs=${FUZZ_SECONDS:-60}
 export RUSTC_BOOTSTRAP=1   # cargo fuzz needs -Z flags; this machine has only a stable toolchain
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 corpus=fuzz/corpus
-mkdir -p "$corpus/normalize" "$corpus/btf_schema" fuzz/artifacts
+mkdir -p "$corpus/normalize" "$corpus/btf_schema" "$corpus/object" fuzz/artifacts
 arch=x86; [ "$(uname -m)" = aarch64 ] && arch=arm64
 for src in tests/fixtures/*.bpf.c src/bpf/*.bpf.c; do
     for def in "" -DLEGACY; do
@@ -17,11 +17,14 @@ for src in tests/fixtures/*.bpf.c src/bpf/*.bpf.c; do
         [ -s "$o" ] && llvm-objcopy --dump-section .BTF="$corpus/btf_schema/$(basename "$o").btf" "$o" /dev/null 2>/dev/null || true
     done
 done
-results=()
-for t in normalize btf_schema; do
+targets=${FUZZ_TARGETS:-normalize btf_schema object}
+mkdir -p "$corpus/object"
+cp -n "$corpus"/normalize/*.o "$corpus/object/" 2>/dev/null || true
+rows=()
+for t in $targets; do
     log=$(mktemp)
     set +e
-    cargo fuzz run "$t" "$corpus/$t" -- -max_total_time="$secs" -max_len=262144 -print_final_stats=1 >"$log" 2>&1
+    cargo fuzz run "$t" "$corpus/$t" -- -max_total_time="$secs" -max_len=65536 -print_final_stats=1 >"$log" 2>&1
     rc=$?
     set -e
     execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
@@ -29,35 +32,50 @@ for t in normalize btf_schema; do
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*')
     echo "$t: exit $rc, ${execs:-?} executions in ${secs}s, coverage ${cov:-?}, crash artifacts: $crashes"
     [ $rc -eq 0 ] || tail -30 "$log"
-    results+=("| \`$t\` | ${secs} s | ${execs:-?} | ${cov:-?} | $crashes |")
+    rows+=("| $(date -u +%Y-%m-%d) | \`$t\` | ${secs} s | ${execs:-0} | ${cov:-?} | $crashes |")
     rm -f "$log"
 done
-{
-    echo "<!-- fuzz:start -->"
-    echo "## Fuzzing"
-    echo
-    echo "Command: \`make fuzz\` (FUZZ_SECONDS=$secs per target), run $(date -u +%Y-%m-%d) on $(nproc) cores."
-    echo "Seed corpus: every C fixture and built-in probe compiled by clang in both spellings (objects) and their raw .BTF sections."
-    echo
-    echo "| target | time | executions | coverage (edges) | crashes |"
-    echo "|---|---|---|---|---|"
-    printf '%s\n' "${results[@]}"
-    echo "<!-- fuzz:end -->"
-} > fuzz/.results.md
+printf '%s\n' "${rows[@]}" > fuzz/.rows.md
 touch BENCHMARKS.md
-python3 - <<'PY'
-import re
-res = open("fuzz/.results.md").read()
+# keeps a history: every run adds its rows; the totals are summed over all rows
+python3 - "$(nproc)" <<'PY'
+import re, sys
+new = [l for l in open("fuzz/.rows.md").read().splitlines() if l.strip()]
 b = open("BENCHMARKS.md").read()
+m = re.search(r"<!-- fuzz:start -->.*?<!-- fuzz:end -->\n?", b, flags=re.S)
+old_rows = []
+if m:
+    for l in m.group(0).splitlines():
+        cells = [c.strip() for c in l.strip().strip("|").split("|")]
+        if len(cells) == 6 and re.match(r"\d{4}-\d\d-\d\d", cells[0]):
+            old_rows.append(l)
+rows = old_rows + new
+totals = {}
+crashes = {}
+for l in rows:
+    c = [x.strip() for x in l.strip().strip("|").split("|")]
+    t = c[1].strip("`")
+    totals[t] = totals.get(t, 0) + int(c[3] or 0)
+    crashes[t] = crashes.get(t, 0) + int(c[5] or 0)
+out = ["<!-- fuzz:start -->", "## Fuzzing", "",
+       "Command: `make fuzz` (`FUZZ_SECONDS` per target, `FUZZ_TARGETS` to choose), on %s cores." % sys.argv[1],
+       "Seed corpus: every C fixture and built-in probe compiled by clang in both spellings (objects) and their raw .BTF sections.",
+       "`object` runs the whole path before the kernel: ELF and BTF parsing, validation of map and program types, watched maps and plans, variables, normalization, and libbpf opening the result from memory.",
+       "", "Totals over every run below:", "", "| target | executions | crashes |", "|---|---|---|"]
+for t in sorted(totals):
+    out.append("| `%s` | %d | %d |" % (t, totals[t], crashes[t]))
+out += ["", "| date | target | time | executions | coverage (edges) | crashes |", "|---|---|---|---|---|---|"]
+out += rows
+out += ["<!-- fuzz:end -->", ""]
+res = "\n".join(out)
 marker = "<!-- results:"
-if "<!-- fuzz:start -->" in b:
-    b = re.sub(r"<!-- fuzz:start -->.*?<!-- fuzz:end -->\n?", lambda _: res, b, flags=re.S)
+if m:
+    b = b[:m.start()] + res + b[m.end():]
 elif marker in b:
-    # above the part benches/run.sh rewrites
     i = b.index(marker)
     b = b[:i] + res + "\n" + b[i:]
 else:
     b = b.rstrip("\n") + "\n\n" + res
 open("BENCHMARKS.md", "w").write(b)
 PY
-rm -f fuzz/.results.md
+rm -f fuzz/.rows.md

@@ -256,8 +256,11 @@ fn parse_dur(
     let err = |reason: String| Error::Config { path: path.to_path_buf(), line, column, reason };
     match parse_duration(s.get_ref()) {
         Some(d) if d >= range.min && d <= range.max => Ok(d),
-        Some(_) => Err(err(format!("{what}: `{}` is out of range ({})", s.get_ref(), range.text))),
-        None => Err(err(format!("{what}: `{}` is not a duration (examples: 500ms, 1s, 2m)", s.get_ref()))),
+        // a number with a unit that overflows a Duration is out of range too
+        None if parse_duration(&s.get_ref().replace(|c: char| c.is_ascii_digit(), "1")).is_none() => {
+            Err(err(format!("{what}: `{}` is not a duration (examples: 500ms, 1s, 2m)", s.get_ref())))
+        }
+        _ => Err(err(format!("{what}: `{}` is out of range ({})", s.get_ref(), range.text))),
     }
 }
 
@@ -542,6 +545,22 @@ mod tests {
         assert!(err("[poll]\nlatency = \"0s\"\n").contains("poll.latency"));
         assert!(err("[events]\noutput = \"syslog\"\n").contains(":2:10:"));
         assert!(err("[probes.exitsnoop\n").contains(":1:"));
+    }
+
+    #[test]
+    fn durations_have_ranges() {
+        let e = err("[poll]\nlatency = \"1h\"\n");
+        assert!(e.contains(":2:11: poll.latency: `1h` is out of range (100us to 1s)"), "{e}");
+        assert!(err("[poll]\nlatency = \"1ns\"\n").contains("out of range (100us to 1s)"));
+        assert!(err("[poll]\ninterval = \"1ms\"\n").contains("poll.interval: `1ms` is out of range (10ms to 24h)"));
+        // 2^64 s and beyond: out of range, not a panic
+        assert!(err("[poll]\ninterval = \"18446744073709551616s\"\n").contains("is out of range (10ms to 24h)"));
+        assert!(err("[poll]\ninterval = \"1e300h\"\n").contains("is not a duration"));
+        assert!(err("[poll]\ninterval = \"soon\"\n").contains("is not a duration"));
+        assert!(err("[probes.exitsnoop]\ninterval = \"5124095576030431h\"\n").contains("out of range (10ms to 24h)"));
+        assert!(parse("[poll]\nlatency = \"100us\"\ninterval = \"24h\"\n").is_ok());
+        assert!(err("[metrics]\nmax_series = 0\n").contains("metrics.max_series must be at least 1"));
+        assert!(err("[probes.exitsnoop.maps.x]\nmax_entries = 0\n").contains("max_entries must be at least 1"));
     }
 
     #[test]

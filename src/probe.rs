@@ -303,9 +303,8 @@ fn open_and_load(cfg: &ProbeConfig, checked: &Checked) -> Result<Object> {
                 reason: "has no initial value to set variables in".into(),
             })?;
             for (off, val) in &checked.var_writes {
-                let dst = data.get_mut(*off..off + val.len()).ok_or_else(|| Error::Map {
-                    map: name.clone(),
-                    reason: format!("variable at offset {off} lies outside .rodata"),
+                let dst = off.checked_add(val.len()).and_then(|end| data.get_mut(*off..end)).ok_or_else(|| {
+                    Error::Map { map: name.clone(), reason: format!("variable at offset {off} lies outside .rodata") }
                 })?;
                 dst.copy_from_slice(val);
             }

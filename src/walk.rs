@@ -168,3 +168,20 @@ const ENOSPC: i32 = 28;
 const EOPNOTSUPP: i32 = 95;
 /// Kernel-internal "operation not supported" some map types return.
 const ENOTSUPP: i32 = 524;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_are_sized_by_bytes() -> io::Result<()> {
+        let small = Walker::new(4, 8, false)?;
+        assert_eq!(small.batch, BATCH);
+        // 1 MiB values: a handful per batch, not 4096 (4 GiB of buffers)
+        let big = Walker::new(8, 1 << 20, false)?;
+        assert!(big.batch >= 1 && big.keys.len() + big.values.len() <= BATCH_BYTES + (1 << 20), "{}", big.batch);
+        let huge = Walker::new(8, u32::MAX, false)?;
+        assert_eq!(huge.batch, 1);
+        Ok(())
+    }
+}

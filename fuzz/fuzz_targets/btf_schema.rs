@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = beed::normalize::merge_map_datasecs(data, "fuzz");
     for id in 0..btf.types.len().min(256) as u32 {
         if let Ok(plan) = beed::schema::plan(&btf, id, "m", "value") {
-            if plan.size > 1 << 20 {
+            if plan.size > 1 << 16 {
                 continue;
             }
             let rec = vec![0xa5u8; plan.size];

@@ -202,3 +202,25 @@ impl Refused {
         self.seen.retain(|_, s| *s == g);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Refused;
+
+    #[test]
+    fn refused_label_sets_count_once_while_they_stay() {
+        let mut r = Refused::default();
+        r.begin();
+        assert!(r.refuse(b"a"));
+        assert!(r.refuse(b"b"));
+        assert!(!r.refuse(b"a"), "the same set twice in one walk");
+        r.finish();
+        // next walk: `a` is still refused (not counted again), `b` left the map
+        r.begin();
+        assert!(!r.refuse(b"a"));
+        r.finish();
+        r.begin();
+        assert!(r.refuse(b"b"), "a set that left and came back counts again");
+        r.finish();
+    }
+}
