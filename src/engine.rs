@@ -233,7 +233,13 @@ impl Engine {
             Ok(e) => e,
             Err(e) => {
                 tracing::error!("opening the event output failed ({e}); events go to stdout");
-                Events::open(EventOutput::Stdout, 0, out_errors, dropped, suppressed).ok()?
+                match Events::open(EventOutput::Stdout, 0, out_errors.clone(), dropped.clone(), suppressed.clone()) {
+                    Ok(ev) => ev,
+                    Err(e) => {
+                        tracing::error!("stdout is unusable too ({e}); events are counted, not written");
+                        Events::open(EventOutput::None, 0, out_errors, dropped, suppressed).ok()?
+                    }
+                }
             }
         };
         let ctx = Context { registry, text, selfm, events: Rc::new(RefCell::new(events)), max_series: cfg.max_series };

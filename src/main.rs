@@ -17,7 +17,7 @@ struct Args {
     config: PathBuf,
 
     /// Validate the configuration (PATH, else --config) and every probe
-    /// object it names, then exit; loads nothing into the kernel.
+    /// object it names, then exit; loads nothing into the kernel (see --load).
     #[arg(long, value_name = "PATH", num_args = 0..=1)]
     check_config: Option<Option<PathBuf>>,
 
