@@ -44,6 +44,7 @@ pub fn run(config_path: &Path) -> Result<()> {
         Ok(None) => {}
         Err(e) => tracing::warn!("{e}"),
     }
+    crate::tc::cleanup_stale(&crate::rundir::runtime_dir());
 
     let registry = Registry::new();
     let text = crate::sinks::exposition::TextRegistry::default();
