@@ -4,7 +4,7 @@ CARGO ?= cargo
 CONFIG ?= packaging/beed.toml
 
 # Debian packages the build, the tests and the benchmark need.
-DEB_DEPS := clang llvm libelf-dev zlib1g-dev pkg-config make gcc bpftool prometheus curl libbpf-dev
+DEB_DEPS := clang llvm libelf-dev zlib1g-dev pkg-config make gcc bpftool prometheus curl libbpf-dev iproute2
 DEPS_STAMP := target/.deps-installed
 
 .PHONY: run test build deps tracefs bench fuzz clean

@@ -6,24 +6,19 @@
 
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 
-use libbpf_rs::{Link, ProgramMut, TcHook, TcHookBuilder, TC_EGRESS, TC_INGRESS};
+use libbpf_rs::{Link, ProgramMut};
 
 use crate::config::AttachConfig;
 use crate::error::{Error, Result};
 use crate::logging::capture_libbpf;
+use crate::tc::{Direction, TcAttachment};
 
 /// Something attached; detaches when dropped.
+#[derive(Debug)]
 pub enum Attachment {
     Link(Link),
-    Tc(TcHook),
-}
-
-impl Drop for Attachment {
-    fn drop(&mut self) {
-        if let Attachment::Tc(h) = self {
-            let _ = h.detach();
-        }
-    }
+    /// A TCX link or a tc filter (see `tc`).
+    Tc(TcAttachment),
 }
 
 /// The kind of attach point a section name asks for.
@@ -177,16 +172,32 @@ fn attach_inner(
         "tc" | "classifier" | "tcx" => {
             let ifname = cfg.interface.as_ref().ok_or_else(|| need("interface"))?;
             let idx = ifindex(ifname)?;
-            let egress = cfg.direction.as_deref() == Some("egress");
-            let mut builder = TcHookBuilder::new(prog.as_fd());
-            builder.ifindex(idx).replace(true).handle(1).priority(1);
-            let mut hook = builder.hook(if egress { TC_EGRESS } else { TC_INGRESS });
-            let _ = hook.create(); // the clsact qdisc may exist already
-            let what = format!("attach TC {} on {ifname}", if egress { "egress" } else { "ingress" });
-            let hook = hook.attach().map_err(lb(what))?;
-            Ok(vec![Attachment::Tc(hook)])
+            let dir = tc_direction(section, cfg.direction.as_deref())?;
+            crate::tc::attach(prog.as_fd(), name, ifname, idx, dir)
+                .map(|a| vec![Attachment::Tc(a)])
+                .map_err(|e| Failure::Libbpf(e.what, libbpf_rs::Error::from(e.source)))
         }
         _ => prog.attach().map(|l| vec![Attachment::Link(l)]).map_err(lb("attach")),
+    }
+}
+
+/// The direction a TC program attaches in: from its section (`tc/ingress`,
+/// `tcx/egress`, ...) or `direction` (default ingress); both must agree.
+fn tc_direction(section: &str, configured: Option<&str>) -> Result<Direction, Failure> {
+    let configured = match configured {
+        None => None,
+        Some(d) => Some(
+            Direction::parse(d)
+                .ok_or_else(|| Failure::Config(format!("direction = \"{d}\": must be \"ingress\" or \"egress\"")))?,
+        ),
+    };
+    let from_section = section.split_once('/').and_then(|(_, d)| Direction::parse(d));
+    match (from_section, configured) {
+        (Some(s), Some(c)) if s != c => {
+            Err(Failure::Config(format!("direction = \"{c}\" contradicts the section name, which attaches on {s}")))
+        }
+        (Some(d), _) | (None, Some(d)) => Ok(d),
+        (None, None) => Ok(Direction::Ingress),
     }
 }
 

@@ -44,11 +44,13 @@ pub fn run(config_path: &Path) -> Result<()> {
         Ok(None) => {}
         Err(e) => tracing::warn!("{e}"),
     }
+    let rundir = crate::rundir::runtime_dir();
+    // tc filters a killed beed left behind (kernels without TCX)
+    crate::tc::cleanup_stale(&rundir);
 
     let registry = Registry::new();
     let text = crate::sinks::exposition::TextRegistry::default();
     let selfm = SelfMetrics::register(&registry).context("registering self-metrics")?;
-    let rundir = crate::rundir::runtime_dir();
     let info = IntGaugeVec::new(Opts::new("beed_build_info", "beed's version"), &["version"])?;
     info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
     registry.register(Box::new(info))?;
@@ -157,7 +159,7 @@ fn record_reload(
             m
         }
     };
-    let st = crate::reloadstatus::Status { generation: *generation, ok, message };
+    let st = crate::reloadstatus::Status { pid: std::process::id(), generation: *generation, ok, message };
     if let Err(e) = crate::reloadstatus::write(rundir, &st) {
         tracing::debug!("cannot record the reload status in {}: {e}", rundir.display());
     }

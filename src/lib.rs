@@ -26,6 +26,7 @@ pub mod rundir;
 pub mod schema;
 pub mod selfmetrics;
 pub mod sinks;
+pub mod tc;
 pub mod tracefs;
 pub mod validate;
 pub mod vars;

@@ -4,8 +4,10 @@
 //! exit with its outcome: `systemctl reload beed` then fails when a probe's
 //! new version did not load, with the reason in its output.
 //!
-//! The file holds `GENERATION ok|failed` on its first line and the message
-//! after it; it is replaced atomically (written aside, then renamed).
+//! The file holds `PID GENERATION ok|failed` on its first line and the
+//! message after it; it is replaced atomically (written aside, then renamed).
+//! The PID tells a status of the running beed from one a previous beed left
+//! (the directory is kept across restarts).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -18,6 +20,9 @@ const FILE: &str = "reload";
 /// The last outcome: generation, success, message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Status {
+    /// The beed that wrote it.
+    pub pid: u32,
+    /// Counts the (re)loads of that beed, from 1 at start.
     pub generation: u64,
     pub ok: bool,
     pub message: String,
@@ -31,15 +36,21 @@ fn path(dir: &Path) -> PathBuf {
 pub fn read(dir: &Path) -> Option<Status> {
     let text = std::fs::read_to_string(path(dir)).ok()?;
     let (first, message) = text.split_once('\n').unwrap_or((text.as_str(), ""));
-    let (generation, outcome) = first.split_once(' ')?;
-    Some(Status { generation: generation.parse().ok()?, ok: outcome == "ok", message: message.trim_end().to_string() })
+    let mut words = first.split(' ');
+    let (pid, generation, outcome) = (words.next()?, words.next()?, words.next()?);
+    Some(Status {
+        pid: pid.parse().ok()?,
+        generation: generation.parse().ok()?,
+        ok: outcome == "ok",
+        message: message.trim_end().to_string(),
+    })
 }
 
 /// Writes a status into `dir` (created if missing).
 pub fn write(dir: &Path, st: &Status) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(".{FILE}.tmp"));
-    let body = format!("{} {}\n{}\n", st.generation, if st.ok { "ok" } else { "failed" }, st.message);
+    let body = format!("{} {} {}\n{}\n", st.pid, st.generation, if st.ok { "ok" } else { "failed" }, st.message);
     std::fs::write(&tmp, body)?;
     std::fs::rename(&tmp, path(dir))
 }
@@ -47,15 +58,17 @@ pub fn write(dir: &Path, st: &Status) -> std::io::Result<()> {
 /// Sends SIGHUP to `pid` and waits up to `timeout` for the reload it
 /// starts to be recorded in `dir`; returns its outcome.
 pub fn request(pid: i32, dir: &Path, timeout: Duration) -> Result<Status, String> {
-    let before = read(dir).map_or(0, |s| s.generation);
-    let target = Pid::from_raw(pid);
     if pid <= 0 {
         return Err(format!("--reload {pid}: not a process id"));
     }
+    let target = Pid::from_raw(pid);
+    let wanted = pid.unsigned_abs();
+    // what the beed at PID reported last (a status of another beed is stale)
+    let before = read(dir).filter(|s| s.pid == wanted).map_or(0, |s| s.generation);
     kill(target, Signal::SIGHUP).map_err(|e| format!("sending SIGHUP to beed (PID {pid}): {e}"))?;
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
-        if let Some(st) = read(dir).filter(|s| s.generation > before) {
+        if let Some(st) = read(dir).filter(|s| s.pid == wanted && s.generation > before) {
             return Ok(st);
         }
         if kill(target, None).is_err() {
@@ -78,7 +91,7 @@ mod tests {
     fn round_trip() -> std::io::Result<()> {
         let dir = tempfile::tempdir()?;
         assert_eq!(read(dir.path()), None);
-        let st = Status { generation: 3, ok: false, message: "probe x: bad\nsecond line".into() };
+        let st = Status { pid: 42, generation: 3, ok: false, message: "probe x: bad\nsecond line".into() };
         write(dir.path(), &st)?;
         assert_eq!(read(dir.path()), Some(st));
         Ok(())

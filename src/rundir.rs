@@ -1,16 +1,21 @@
-//! beed's runtime directory: `BEED_RUNTIME_DIR`, else the first path of
-//! systemd's `RUNTIME_DIRECTORY` (`RuntimeDirectory=beed`), else `/run/beed`.
+//! beed's runtime directory: state that must outlive a killed beed but not
+//! a reboot (the TC filters it attached through netlink, see `tc`, and the
+//! outcome of the last reload, see `reloadstatus`).
 
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
-/// The directory beed keeps its runtime state in.
+/// Where beed keeps runtime state: `BEED_RUNTIME_DIR` if set, else the
+/// first path of `RUNTIME_DIRECTORY` (systemd's `RuntimeDirectory=`, a
+/// `:`-separated list), else `/run/beed`.
 pub fn runtime_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("BEED_RUNTIME_DIR").filter(|d| !d.is_empty()) {
-        return d.into();
+    if let Some(dir) = std::env::var_os("BEED_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
     }
-    if let Some(d) = std::env::var("RUNTIME_DIRECTORY").ok().and_then(|v| v.split(':').next().map(PathBuf::from)) {
-        if !d.as_os_str().is_empty() {
-            return d;
+    if let Some(dirs) = std::env::var_os("RUNTIME_DIRECTORY") {
+        if let Some(first) = dirs.as_bytes().split(|b| *b == b':').find(|d| !d.is_empty()) {
+            return PathBuf::from(OsStr::from_bytes(first));
         }
     }
     PathBuf::from("/run/beed")

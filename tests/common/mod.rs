@@ -87,10 +87,26 @@ fn pump(r: impl Read + Send + 'static) -> mpsc::Receiver<String> {
 /// Starts beed on `config` (a TOML body; `{port}` is replaced by a free port)
 /// and waits for it to report readiness.
 pub fn start(dir: &Path, config: &str) -> Result<Beed, String> {
+    start_with(dir, config, &[], &[])
+}
+
+/// `start`, with beed run through `wrapper` (a command and its arguments
+/// that execs the rest, e.g. `nsenter --net=...`) and extra environment.
+pub fn start_with(dir: &Path, config: &str, wrapper: &[&str], env: &[(&str, &str)]) -> Result<Beed, String> {
     let port = free_port();
     let path = dir.join("beed.toml");
     std::fs::write(&path, config.replace("{port}", &port.to_string())).map_err(|e| e.to_string())?;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_beed"))
+    let beed = env!("CARGO_BIN_EXE_beed");
+    let mut cmd = match wrapper.split_first() {
+        Some((prog, args)) => {
+            let mut c = Command::new(prog);
+            c.args(args).arg(beed);
+            c
+        }
+        None => Command::new(beed),
+    };
+    let mut child = cmd
+        .envs(env.iter().copied())
         .arg("--config")
         .arg(&path)
         .env_remove("JOURNAL_STREAM")

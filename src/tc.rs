@@ -1,0 +1,974 @@
+//! TC (traffic control) attachment.
+//!
+//! Where the kernel has TCX (Linux 6.6+), a TC program attaches as a TCX
+//! link, after the TCX programs already on the hook. The kernel detaches it
+//! when beed closes the link, or when beed dies however it dies; no qdisc and
+//! no filter is involved. TCX programs run before the classic tc filters of
+//! the same hook.
+//!
+//! Older kernels get a `cls_bpf` filter (direct action) on the clsact qdisc,
+//! made through netlink:
+//! - at a priority no filter of that hook uses (after the existing ones),
+//!   created exclusively: beed never replaces a filter, and never deletes one
+//!   that does not run the program it attached;
+//! - the clsact qdisc is created when missing, and removed once no filter is
+//!   left on it, if (and only if) beed created it;
+//! - every filter and qdisc beed made is written to a state file in the
+//!   runtime directory (`tc.PID`), so that the next beed start removes what
+//!   a killed beed left behind (`cleanup_stale`).
+//!
+//! `BEED_TC_NETLINK=1` forces the netlink path where TCX exists (tests).
+
+use std::fmt;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+/// Which way the packets a TC program sees go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Ingress,
+    Egress,
+}
+
+impl Direction {
+    /// `ingress` or `egress`.
+    pub fn parse(s: &str) -> Option<Direction> {
+        match s {
+            "ingress" => Some(Direction::Ingress),
+            "egress" => Some(Direction::Egress),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Direction::Ingress => "ingress",
+            Direction::Egress => "egress",
+        }
+    }
+
+    fn tcx_attach_type(self) -> libbpf_sys::bpf_attach_type {
+        match self {
+            Direction::Ingress => libbpf_sys::BPF_TCX_INGRESS,
+            Direction::Egress => libbpf_sys::BPF_TCX_EGRESS,
+        }
+    }
+
+    fn tc_point(self) -> libbpf_sys::bpf_tc_attach_point {
+        match self {
+            Direction::Ingress => libbpf_sys::BPF_TC_INGRESS,
+            Direction::Egress => libbpf_sys::BPF_TC_EGRESS,
+        }
+    }
+
+    /// The clsact class the filters of this direction hang off
+    /// (`TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS/EGRESS)`).
+    fn parent(self) -> u32 {
+        match self {
+            Direction::Ingress => 0xFFFF_FFF2,
+            Direction::Egress => 0xFFFF_FFF3,
+        }
+    }
+}
+
+impl fmt::Display for Direction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why an attach failed: what beed was doing, and the kernel's answer.
+#[derive(Debug)]
+pub struct TcError {
+    pub what: String,
+    pub source: io::Error,
+}
+
+/// An attached TC program; detached when dropped.
+#[derive(Debug)]
+pub enum TcAttachment {
+    /// A TCX link: closing its (only) fd detaches the program.
+    Tcx(OwnedFd),
+    /// A netlink tc filter beed made.
+    Filter(Filter),
+}
+
+/// A tc filter beed made; removed (and the qdisc beed made for it, once
+/// empty) when dropped.
+#[derive(Debug)]
+pub struct Filter {
+    rec: FilterRecord,
+}
+
+impl Drop for Filter {
+    fn drop(&mut self) {
+        let mut st = state();
+        match remove_filter(&self.rec) {
+            Ok(Removed::Yes | Removed::Gone) => {}
+            Ok(Removed::NotOurs(what)) => tracing::warn!(
+                "{} {} pref {} handle 0x{:x} now holds {what}, not beed's program {}: left in place",
+                self.rec.ifname,
+                self.rec.dir,
+                self.rec.prio,
+                self.rec.handle,
+                self.rec.prog_id
+            ),
+            Err(e) => tracing::warn!("removing the {}: {e}", self.rec.describe()),
+        }
+        st.filters.retain(|f| *f != self.rec);
+        release_qdisc(&mut st, self.rec.ifindex);
+        st.save();
+    }
+}
+
+/// Attaches the program `prog` (named `prog_name`) to `ifname` (index
+/// `ifindex`) in direction `dir`.
+pub fn attach(
+    prog: BorrowedFd<'_>,
+    prog_name: &str,
+    ifname: &str,
+    ifindex: i32,
+    dir: Direction,
+) -> Result<TcAttachment, TcError> {
+    if !force_netlink() {
+        match tcx_attach(prog, ifindex, dir) {
+            Ok(fd) => {
+                tracing::debug!("program {prog_name}: TCX link on {ifname} {dir}");
+                return Ok(TcAttachment::Tcx(fd));
+            }
+            // kernels before 6.6 do not know the TCX attach types
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                if !TCX_MISSING_LOGGED.swap(true, Ordering::Relaxed) {
+                    tracing::info!(
+                        "this kernel has no TCX links (BPF_LINK_CREATE for {dir} on {ifname}: {e}): \
+                         TC programs attach as netlink tc filters"
+                    );
+                }
+            }
+            Err(e) => return Err(TcError { what: format!("attach TCX {dir} link on {ifname}"), source: e }),
+        }
+    }
+    netlink_attach(prog, prog_name, ifname, ifindex, dir).map(TcAttachment::Filter)
+}
+
+static TCX_MISSING_LOGGED: AtomicBool = AtomicBool::new(false);
+
+fn force_netlink() -> bool {
+    std::env::var_os("BEED_TC_NETLINK").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+fn tcx_attach(prog: BorrowedFd<'_>, ifindex: i32, dir: Direction) -> io::Result<OwnedFd> {
+    let opts = libbpf_sys::bpf_link_create_opts {
+        sz: std::mem::size_of::<libbpf_sys::bpf_link_create_opts>() as libbpf_sys::size_t,
+        ..Default::default()
+    };
+    // SAFETY: `prog` is the fd of a loaded program, `opts` a zeroed
+    // bpf_link_create_opts whose `sz` is its size (no relative program, no
+    // expected revision: the link goes after the TCX programs already there).
+    let fd = unsafe { libbpf_sys::bpf_link_create(prog.as_raw_fd(), ifindex, dir.tcx_attach_type(), &opts) };
+    if fd < 0 {
+        return Err(io::Error::from_raw_os_error(-fd));
+    }
+    // SAFETY: `fd` is a new link fd (close-on-exec) that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Priority of the first filter beed puts on an empty hook (what tc picks
+/// itself for a filter added without `pref`).
+const FIRST_PRIO: u32 = 0xC000;
+/// beed's filters are alone in their priority, so handle 1 is theirs.
+const HANDLE: u32 = 1;
+/// The handle of the clsact (and ingress) qdisc, `ffff:`.
+const CLSACT_HANDLE: u32 = 0xFFFF_0000;
+
+fn netlink_attach(
+    prog: BorrowedFd<'_>,
+    prog_name: &str,
+    ifname: &str,
+    ifindex: i32,
+    dir: Direction,
+) -> Result<Filter, TcError> {
+    let fail = |what: String| move |source| TcError { what, source };
+    let mut st = state();
+    // a legacy `ingress` qdisc holds the place of clsact and has no egress:
+    // a filter for egress would land on its ingress
+    let existing = nl::qdisc_kind(ifindex, CLSACT_HANDLE).map_err(fail(format!("list the qdiscs of {ifname}")))?;
+    if let Some(kind) = existing.as_deref().filter(|k| *k != "clsact" && dir == Direction::Egress) {
+        return Err(TcError {
+            what: format!("attach a tc filter on {ifname} egress"),
+            source: io::Error::other(format!(
+                "{ifname} has an `{kind}` qdisc where clsact goes, and it has no egress hook"
+            )),
+        });
+    }
+    let created =
+        existing.is_none() && create_clsact(ifindex).map_err(fail(format!("create the clsact qdisc on {ifname}")))?;
+    if created {
+        st.qdiscs.push(QdiscRecord { ifindex, ifname: ifname.to_string() });
+    }
+    let result = add_filter(prog, ifname, ifindex, dir);
+    let rec = match result {
+        Ok(rec) => rec,
+        Err(e) => {
+            release_qdisc(&mut st, ifindex);
+            st.save();
+            return Err(e);
+        }
+    };
+    tracing::info!(
+        "program {prog_name}: tc filter on {ifname} {dir} at pref {} handle 0x{:x}{}",
+        rec.prio,
+        rec.handle,
+        if created { " (clsact qdisc created)" } else { "" }
+    );
+    st.filters.push(rec.clone());
+    st.save();
+    Ok(Filter { rec })
+}
+
+fn add_filter(prog: BorrowedFd<'_>, ifname: &str, ifindex: i32, dir: Direction) -> Result<FilterRecord, TcError> {
+    let list_err = |source| TcError { what: format!("list the tc filters on {ifname} {dir}"), source };
+    let mut tries = 0;
+    loop {
+        let taken: Vec<u32> = nl::filters(ifindex, dir.parent()).map_err(list_err)?.iter().map(|f| f.prio).collect();
+        let Some(prio) = free_prio(&taken) else {
+            return Err(TcError {
+                what: format!("find a free tc filter priority on {ifname} {dir}"),
+                source: io::Error::other("all 65535 priorities are in use"),
+            });
+        };
+        let hook = tc_hook(ifindex, dir.tc_point());
+        let mut opts = tc_opts(HANDLE, prio);
+        opts.prog_fd = prog.as_raw_fd();
+        // SAFETY: hook and opts are initialised bpf_tc_hook/bpf_tc_opts with
+        // their sizes set; no BPF_TC_F_REPLACE: the kernel refuses (EEXIST)
+        // rather than replace a filter at this priority and handle.
+        let ret = unsafe { libbpf_sys::bpf_tc_attach(&hook, &mut opts) };
+        if ret == 0 {
+            return Ok(FilterRecord {
+                ifindex,
+                ifname: ifname.to_string(),
+                dir,
+                handle: opts.handle,
+                prio: opts.priority,
+                prog_id: opts.prog_id,
+            });
+        }
+        let err = io::Error::from_raw_os_error(-ret);
+        // another tool took the priority between the listing and the attach
+        let raced = matches!(err.raw_os_error(), Some(libc::EEXIST | libc::EINVAL))
+            && nl::filters(ifindex, dir.parent()).map_err(list_err)?.iter().any(|f| f.prio == prio);
+        tries += 1;
+        if !raced || tries >= 5 {
+            return Err(TcError { what: format!("attach a tc filter on {ifname} {dir} at pref {prio}"), source: err });
+        }
+    }
+}
+
+/// After every priority in use, or the highest free one when 65535 is taken.
+fn free_prio(taken: &[u32]) -> Option<u32> {
+    match taken.iter().max() {
+        None => Some(FIRST_PRIO),
+        Some(&max) if max < 0xFFFF => Some(max + 1),
+        Some(_) => (1..0xFFFF).rev().find(|p| !taken.contains(p)),
+    }
+}
+
+fn tc_hook(ifindex: i32, point: libbpf_sys::bpf_tc_attach_point) -> libbpf_sys::bpf_tc_hook {
+    libbpf_sys::bpf_tc_hook {
+        sz: std::mem::size_of::<libbpf_sys::bpf_tc_hook>() as libbpf_sys::size_t,
+        ifindex,
+        attach_point: point,
+        ..Default::default()
+    }
+}
+
+fn tc_opts(handle: u32, priority: u32) -> libbpf_sys::bpf_tc_opts {
+    libbpf_sys::bpf_tc_opts {
+        sz: std::mem::size_of::<libbpf_sys::bpf_tc_opts>() as libbpf_sys::size_t,
+        handle,
+        priority,
+        ..Default::default()
+    }
+}
+
+/// Creates the clsact qdisc on `ifindex`; false when one was there.
+fn create_clsact(ifindex: i32) -> io::Result<bool> {
+    let mut hook = tc_hook(ifindex, libbpf_sys::BPF_TC_INGRESS);
+    // SAFETY: hook is an initialised bpf_tc_hook with its size set; libbpf
+    // creates the qdisc exclusively (EEXIST when there is one).
+    let ret = unsafe { libbpf_sys::bpf_tc_hook_create(&mut hook) };
+    match ret {
+        0 => Ok(true),
+        r if -r == libc::EEXIST => Ok(false),
+        r => Err(io::Error::from_raw_os_error(-r)),
+    }
+}
+
+/// What became of a filter beed asked to remove.
+enum Removed {
+    Yes,
+    /// No filter there any more (deleted, or its interface is gone).
+    Gone,
+    /// Something else holds that priority and handle now (what).
+    NotOurs(String),
+}
+
+/// Removes the filter of `rec` if it still runs beed's program.
+fn remove_filter(rec: &FilterRecord) -> io::Result<Removed> {
+    // listed rather than queried with libbpf, which logs an error whenever
+    // the filter is not there
+    let listed = nl::filters(rec.ifindex, rec.dir.parent())?;
+    let Some(found) = listed.iter().find(|f| f.prio == rec.prio && f.handle == rec.handle) else {
+        return Ok(Removed::Gone);
+    };
+    match (found.kind.as_str(), found.bpf_id) {
+        ("bpf", Some(id)) if id == rec.prog_id => {}
+        ("bpf", Some(id)) => return Ok(Removed::NotOurs(format!("program id {id}"))),
+        (kind, _) => return Ok(Removed::NotOurs(format!("a `{kind}` filter"))),
+    }
+    let hook = tc_hook(rec.ifindex, rec.dir.tc_point());
+    let opts = tc_opts(rec.handle, rec.prio);
+    // SAFETY: hook and opts are initialised with their sizes set; deletes
+    // the bpf filter at exactly this priority and handle, which runs beed's
+    // program (checked just before).
+    let ret = unsafe { libbpf_sys::bpf_tc_detach(&hook, &opts) };
+    match -ret {
+        0 => Ok(Removed::Yes),
+        libc::ENOENT | libc::ENODEV => Ok(Removed::Gone),
+        e => Err(io::Error::from_raw_os_error(e)),
+    }
+}
+
+/// Removes the clsact qdisc beed created on `ifindex` once no filter
+/// (beed's or anyone's) is left on it.
+fn release_qdisc(st: &mut State, ifindex: i32) {
+    let Some(q) = st.qdiscs.iter().find(|q| q.ifindex == ifindex).cloned() else { return };
+    if st.filters.iter().any(|f| f.ifindex == ifindex) {
+        return;
+    }
+    match remove_qdisc_if_empty(&q) {
+        Ok(QdiscFate::Removed | QdiscFate::Gone) => st.qdiscs.retain(|x| *x != q),
+        Ok(QdiscFate::InUse) => {}
+        Err(e) => tracing::warn!("{}: removing the clsact qdisc beed created: {e}", q.ifname),
+    }
+}
+
+enum QdiscFate {
+    Removed,
+    /// No clsact qdisc there any more (or no interface).
+    Gone,
+    /// Filters remain on it: it stays.
+    InUse,
+}
+
+/// Deletes the clsact qdisc of `q` if no filter is left on it.
+fn remove_qdisc_if_empty(q: &QdiscRecord) -> io::Result<QdiscFate> {
+    if !ifindex_is(q.ifindex, &q.ifname) || nl::qdisc_kind(q.ifindex, CLSACT_HANDLE)?.as_deref() != Some("clsact") {
+        return Ok(QdiscFate::Gone);
+    }
+    for dir in [Direction::Ingress, Direction::Egress] {
+        if !nl::filters(q.ifindex, dir.parent())?.is_empty() {
+            return Ok(QdiscFate::InUse);
+        }
+    }
+    let mut hook = tc_hook(q.ifindex, libbpf_sys::BPF_TC_INGRESS | libbpf_sys::BPF_TC_EGRESS);
+    // SAFETY: hook is initialised with its size set; with both attach points
+    // libbpf deletes the clsact qdisc of the interface.
+    let ret = unsafe { libbpf_sys::bpf_tc_hook_destroy(&mut hook) };
+    match -ret {
+        0 => Ok(QdiscFate::Removed),
+        libc::ENOENT | libc::EINVAL | libc::ENODEV => Ok(QdiscFate::Gone),
+        e => Err(io::Error::from_raw_os_error(e)),
+    }
+}
+
+/// Whether interface `ifindex` is still called `ifname`.
+fn ifindex_is(ifindex: i32, ifname: &str) -> bool {
+    let Ok(idx) = u32::try_from(ifindex) else { return false };
+    let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
+    // SAFETY: buf has IF_NAMESIZE bytes, as if_indextoname requires.
+    let p = unsafe { libc::if_indextoname(idx, buf.as_mut_ptr()) };
+    if p.is_null() {
+        return false;
+    }
+    // SAFETY: if_indextoname wrote a NUL-terminated name into buf.
+    let name = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) };
+    name.to_bytes() == ifname.as_bytes()
+}
+
+// ---------------------------------------------------------------------------
+// What this process attached through netlink, mirrored in its state file.
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FilterRecord {
+    ifindex: i32,
+    ifname: String,
+    dir: Direction,
+    handle: u32,
+    prio: u32,
+    prog_id: u32,
+}
+
+impl FilterRecord {
+    fn describe(&self) -> String {
+        let (ifname, dir, prio, handle, id) = (&self.ifname, self.dir, self.prio, self.handle, self.prog_id);
+        format!("tc filter on {ifname} {dir} pref {prio} handle 0x{handle:x} (program id {id})")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct QdiscRecord {
+    ifindex: i32,
+    ifname: String,
+}
+
+struct State {
+    filters: Vec<FilterRecord>,
+    qdiscs: Vec<QdiscRecord>,
+    /// The state file could not be written (warned once).
+    warned: bool,
+}
+
+static STATE: Mutex<State> = Mutex::new(State { filters: Vec::new(), qdiscs: Vec::new(), warned: false });
+
+fn state() -> MutexGuard<'static, State> {
+    STATE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl State {
+    /// Rewrites this process's state file (removes it when nothing is left).
+    fn save(&mut self) {
+        let path = state_path(&crate::rundir::runtime_dir(), std::process::id());
+        let res = if self.filters.is_empty() && self.qdiscs.is_empty() {
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            }
+        } else {
+            Owner::current().and_then(|owner| write_state(&path, &owner, &self.filters, &self.qdiscs))
+        };
+        match res {
+            Ok(()) => self.warned = false,
+            Err(e) if !self.warned => {
+                self.warned = true;
+                let left: Vec<String> = self
+                    .filters
+                    .iter()
+                    .map(|f| {
+                        format!("tc filter del dev {} {} pref {} handle 0x{:x} bpf", f.ifname, f.dir, f.prio, f.handle)
+                    })
+                    .collect();
+                tracing::warn!(
+                    "cannot record beed's tc filters in {}: {e}; if beed is killed, remove them by hand: {}",
+                    path.display(),
+                    left.join("; ")
+                );
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+fn state_path(dir: &Path, pid: u32) -> PathBuf {
+    dir.join(format!("tc.{pid}"))
+}
+
+/// The process that wrote a state file: pid and start time (so a reused pid
+/// is not taken for it), boot and network namespace (ifindexes are per
+/// namespace).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Owner {
+    pid: u32,
+    start: u64,
+    boot: String,
+    netns: String,
+}
+
+impl Owner {
+    fn current() -> io::Result<Owner> {
+        let pid = std::process::id();
+        let start = proc_start(pid)?.ok_or_else(|| io::Error::other("this process is a zombie"))?;
+        Ok(Owner { pid, start, boot: boot_id()?, netns: netns_id()? })
+    }
+}
+
+/// Start time of process `pid` (field 22 of /proc/PID/stat, in clock ticks
+/// since boot); None once it exited (a zombie).
+fn proc_start(pid: u32) -> io::Result<Option<u64>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // the command name (field 2) is in parentheses and may hold anything
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let mut fields = rest.split_whitespace();
+    if matches!(fields.next(), Some("Z" | "X")) {
+        return Ok(None);
+    }
+    fields
+        .nth(18)
+        .and_then(|s| s.parse().ok())
+        .map(Some)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("/proc/{pid}/stat: no start time")))
+}
+
+fn boot_id() -> io::Result<String> {
+    Ok(std::fs::read_to_string("/proc/sys/kernel/random/boot_id")?.trim().to_string())
+}
+
+fn netns_id() -> io::Result<String> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata("/proc/self/ns/net")?;
+    Ok(format!("{}:{}", m.dev(), m.ino()))
+}
+
+const STATE_MAGIC: &str = "beed-tc 1";
+
+fn write_state(path: &Path, owner: &Owner, filters: &[FilterRecord], qdiscs: &[QdiscRecord]) -> io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    if let Some(dir) = path.parent() {
+        std::fs::DirBuilder::new().recursive(true).mode(0o755).create(dir)?;
+    }
+    let mut text = format!(
+        "{STATE_MAGIC}\n# tc filters and qdiscs beed made through netlink; the next beed start removes them if this process is gone\nowner {} {} {} {}\n",
+        owner.pid, owner.start, owner.boot, owner.netns
+    );
+    for f in filters {
+        text.push_str(&format!("filter {} {} {} {} {} {}\n", f.ifindex, f.ifname, f.dir, f.handle, f.prio, f.prog_id));
+    }
+    for q in qdiscs {
+        text.push_str(&format!("qdisc {} {}\n", q.ifindex, q.ifname));
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o644).open(&tmp)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+struct StateFile {
+    owner: Owner,
+    filters: Vec<FilterRecord>,
+    qdiscs: Vec<QdiscRecord>,
+}
+
+fn parse_state(text: &str) -> Option<StateFile> {
+    let mut lines = text.lines().filter(|l| !l.starts_with('#'));
+    if lines.next()? != STATE_MAGIC {
+        return None;
+    }
+    let mut owner = None;
+    let mut filters = Vec::new();
+    let mut qdiscs = Vec::new();
+    for line in lines {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        match w.as_slice() {
+            ["owner", pid, start, boot, netns] => {
+                owner = Some(Owner {
+                    pid: pid.parse().ok()?,
+                    start: start.parse().ok()?,
+                    boot: boot.to_string(),
+                    netns: netns.to_string(),
+                })
+            }
+            ["filter", ifindex, ifname, dir, handle, prio, prog_id] => filters.push(FilterRecord {
+                ifindex: ifindex.parse().ok()?,
+                ifname: ifname.to_string(),
+                dir: Direction::parse(dir)?,
+                handle: handle.parse().ok()?,
+                prio: prio.parse().ok()?,
+                prog_id: prog_id.parse().ok()?,
+            }),
+            ["qdisc", ifindex, ifname] => {
+                qdiscs.push(QdiscRecord { ifindex: ifindex.parse().ok()?, ifname: ifname.to_string() })
+            }
+            [] => {}
+            _ => return None,
+        }
+    }
+    Some(StateFile { owner: owner?, filters, qdiscs })
+}
+
+/// Removes the tc filters and clsact qdiscs that beed processes which are
+/// gone (killed, crashed) recorded in `dir`, leaving those of running beeds
+/// and anything that is no longer what they attached. Called once at start,
+/// before any probe attaches.
+pub fn cleanup_stale(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let me = match Owner::current() {
+        Ok(me) => me,
+        Err(e) => {
+            tracing::warn!("not cleaning up after earlier beeds: cannot identify this process: {e}");
+            return;
+        }
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix("tc.")).and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        let path = entry.path();
+        if let Err(e) = cleanup_file(&path, pid, &me) {
+            tracing::warn!("{}: cleaning up after beed process {pid}: {e}", path.display());
+        }
+    }
+}
+
+fn cleanup_file(path: &Path, pid: u32, me: &Owner) -> io::Result<()> {
+    let text = std::fs::read_to_string(path)?;
+    let Some(mut file) = parse_state(&text).filter(|f| f.owner.pid == pid) else {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "not a beed tc state file; left alone"));
+    };
+    let o = &file.owner;
+    if o.boot != me.boot {
+        // a reboot took the filters and qdiscs with it
+        return std::fs::remove_file(path);
+    }
+    if *o == *me || proc_start(o.pid).is_ok_and(|s| s == Some(o.start)) {
+        return Ok(()); // a running beed's
+    }
+    if o.netns != me.netns {
+        tracing::debug!("{}: filters of a beed in another network namespace; left for it", path.display());
+        return Ok(());
+    }
+    let mut kept = Vec::new();
+    for f in std::mem::take(&mut file.filters) {
+        if !ifindex_is(f.ifindex, &f.ifname) {
+            continue; // the interface went, with its filters
+        }
+        match remove_filter(&f) {
+            Ok(Removed::Yes) => {
+                tracing::info!("removed the {} left by beed process {pid}", f.describe())
+            }
+            Ok(Removed::Gone) => {}
+            Ok(Removed::NotOurs(what)) => tracing::info!(
+                "{} {} pref {} handle 0x{:x} now holds {what}, not the program beed process {pid} attached: left in place",
+                f.ifname,
+                f.dir,
+                f.prio,
+                f.handle
+            ),
+            Err(e) => {
+                tracing::warn!("removing the {} left by beed process {pid}: {e}", f.describe());
+                kept.push(f);
+            }
+        }
+    }
+    let mut kept_qdiscs = Vec::new();
+    for q in std::mem::take(&mut file.qdiscs) {
+        if kept.iter().any(|f| f.ifindex == q.ifindex) {
+            kept_qdiscs.push(q);
+            continue;
+        }
+        match remove_qdisc_if_empty(&q) {
+            Ok(QdiscFate::Removed) => {
+                tracing::info!("removed the clsact qdisc on {} made by beed process {pid}", q.ifname)
+            }
+            Ok(QdiscFate::Gone) => {}
+            // other filters use it now: try again at the next start
+            Ok(QdiscFate::InUse) => kept_qdiscs.push(q),
+            Err(e) => {
+                tracing::warn!("{}: removing the clsact qdisc made by beed process {pid}: {e}", q.ifname);
+                kept_qdiscs.push(q);
+            }
+        }
+    }
+    if kept.is_empty() && kept_qdiscs.is_empty() {
+        std::fs::remove_file(path)
+    } else {
+        write_state(path, &file.owner, &kept, &kept_qdiscs)
+    }
+}
+
+// ---------------------------------------------------------------------------
+
+/// Listing tc filters and qdiscs through rtnetlink (libbpf only queries one
+/// filter at a known priority and handle).
+mod nl {
+    use std::io;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+    // linux/netlink.h, linux/rtnetlink.h
+    const NLMSG_HDRLEN: usize = 16;
+    const NLMSG_ERROR: u16 = 2;
+    const NLMSG_DONE: u16 = 3;
+    const NLM_F_REQUEST: u16 = 0x1;
+    const NLM_F_DUMP: u16 = 0x300;
+    const RTM_NEWQDISC: u16 = 36;
+    const RTM_GETQDISC: u16 = 38;
+    const RTM_NEWTFILTER: u16 = 44;
+    const RTM_GETTFILTER: u16 = 46;
+    const TCMSG_LEN: usize = 20;
+    const TCA_KIND: u16 = 1;
+    const TCA_OPTIONS: u16 = 2;
+    const TCA_BPF_ID: u16 = 11;
+    const NLA_TYPE_MASK: u16 = 0x3FFF;
+
+    /// A qdisc, or a filter (or the header of a priority's filter list).
+    #[derive(Debug, Default, PartialEq, Eq)]
+    pub struct TcObject {
+        pub ifindex: i32,
+        pub handle: u32,
+        pub parent: u32,
+        /// Priority (filters).
+        pub prio: u32,
+        pub kind: String,
+        /// The program of a `bpf` filter.
+        pub bpf_id: Option<u32>,
+    }
+
+    /// Every filter on the clsact class `parent` of interface `ifindex`, in
+    /// every chain (none when there is no clsact qdisc).
+    pub fn filters(ifindex: i32, parent: u32) -> io::Result<Vec<TcObject>> {
+        dump(RTM_GETTFILTER, RTM_NEWTFILTER, ifindex, parent)
+    }
+
+    /// The kind of the qdisc with handle `handle` on `ifindex`, if any.
+    pub fn qdisc_kind(ifindex: i32, handle: u32) -> io::Result<Option<String>> {
+        let all = dump(RTM_GETQDISC, RTM_NEWQDISC, ifindex, 0)?;
+        Ok(all.into_iter().find(|q| q.ifindex == ifindex && q.handle == handle).map(|q| q.kind))
+    }
+
+    fn dump(request: u16, reply: u16, ifindex: i32, parent: u32) -> io::Result<Vec<TcObject>> {
+        // SAFETY: plain socket(2) call; the fd is owned right below.
+        let fd = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::NETLINK_ROUTE) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fd is a new socket nothing else owns.
+        let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+        let seq: u32 = 1;
+        let mut req = Vec::with_capacity(NLMSG_HDRLEN + TCMSG_LEN);
+        req.extend_from_slice(&((NLMSG_HDRLEN + TCMSG_LEN) as u32).to_ne_bytes());
+        req.extend_from_slice(&request.to_ne_bytes());
+        req.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+        req.extend_from_slice(&seq.to_ne_bytes());
+        req.extend_from_slice(&0u32.to_ne_bytes());
+        // struct tcmsg: family, pad, pad, ifindex, handle, parent, info
+        req.extend_from_slice(&[libc::AF_UNSPEC as u8, 0, 0, 0]);
+        req.extend_from_slice(&ifindex.to_ne_bytes());
+        req.extend_from_slice(&0u32.to_ne_bytes());
+        req.extend_from_slice(&parent.to_ne_bytes());
+        req.extend_from_slice(&0u32.to_ne_bytes());
+        // SAFETY: req is a valid buffer of req.len() bytes; an unbound
+        // netlink socket sends to the kernel.
+        let sent = unsafe { libc::send(sock.as_raw_fd(), req.as_ptr().cast(), req.len(), 0) };
+        if sent < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            // SAFETY: buf is a valid writable buffer of buf.len() bytes.
+            let n = unsafe { libc::recv(sock.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            let data = buf.get(..n as usize).unwrap_or(&[]);
+            if data.is_empty() {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "netlink socket closed"));
+            }
+            if parse(data, seq, reply, &mut out)? {
+                return Ok(out);
+            }
+        }
+    }
+
+    fn u16_at(b: &[u8], at: usize) -> Option<u16> {
+        Some(u16::from_ne_bytes(b.get(at..at + 2)?.try_into().ok()?))
+    }
+
+    fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+        Some(u32::from_ne_bytes(b.get(at..at + 4)?.try_into().ok()?))
+    }
+
+    fn bad() -> io::Error {
+        io::Error::new(io::ErrorKind::InvalidData, "malformed netlink message")
+    }
+
+    /// The netlink attributes in `data`: (type, value).
+    fn attrs(mut data: &[u8]) -> Option<Vec<(u16, &[u8])>> {
+        let mut out = Vec::new();
+        while data.len() >= 4 {
+            let len = usize::from(u16_at(data, 0)?);
+            let kind = u16_at(data, 2)? & NLA_TYPE_MASK;
+            out.push((kind, data.get(4..len)?));
+            data = data.get((len + 3) & !3..).unwrap_or(&[]);
+        }
+        Some(out)
+    }
+
+    /// A tcmsg, its TCA_KIND and (bpf filters) program id.
+    fn tc_object(payload: &[u8]) -> Option<TcObject> {
+        let mut o = TcObject {
+            ifindex: u32_at(payload, 4)? as i32,
+            handle: u32_at(payload, 8)?,
+            parent: u32_at(payload, 12)?,
+            prio: u32_at(payload, 16)? >> 16,
+            ..Default::default()
+        };
+        let mut bpf_id = None;
+        for (kind, value) in attrs(payload.get(TCMSG_LEN..)?)? {
+            match kind {
+                TCA_KIND => {
+                    let name = value.split(|b| *b == 0).next().unwrap_or(&[]);
+                    o.kind = String::from_utf8_lossy(name).into_owned();
+                }
+                TCA_OPTIONS => {
+                    bpf_id = attrs(value)?.into_iter().find(|(k, _)| *k == TCA_BPF_ID).and_then(|(_, v)| u32_at(v, 0))
+                }
+                _ => {}
+            }
+        }
+        o.bpf_id = bpf_id.filter(|_| o.kind == "bpf");
+        Some(o)
+    }
+
+    /// Adds the `reply` messages in `data`; true once the dump is done.
+    fn parse(mut data: &[u8], seq: u32, reply: u16, out: &mut Vec<TcObject>) -> io::Result<bool> {
+        while data.len() >= NLMSG_HDRLEN {
+            let len = u32_at(data, 0).ok_or_else(bad)? as usize;
+            let kind = u16_at(data, 4).ok_or_else(bad)?;
+            let msg_seq = u32_at(data, 8).ok_or_else(bad)?;
+            let msg = data.get(..len).filter(|_| len >= NLMSG_HDRLEN).ok_or_else(bad)?;
+            let payload = msg.get(NLMSG_HDRLEN..).unwrap_or(&[]);
+            if msg_seq == seq {
+                match kind {
+                    NLMSG_DONE => {
+                        // newer kernels put the dump's error there
+                        return match u32_at(payload, 0).map(|e| e as i32) {
+                            Some(e) if e < 0 => Err(io::Error::from_raw_os_error(-e)),
+                            _ => Ok(true),
+                        };
+                    }
+                    NLMSG_ERROR => {
+                        let err = u32_at(payload, 0).ok_or_else(bad)? as i32;
+                        if err != 0 {
+                            return Err(io::Error::from_raw_os_error(-err));
+                        }
+                        return Ok(true);
+                    }
+                    k if k == reply => out.push(tc_object(payload).ok_or_else(bad)?),
+                    _ => {}
+                }
+            }
+            let next = (len + 3) & !3;
+            data = data.get(next..).unwrap_or(&[]);
+        }
+        Ok(false)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        fn msg(kind: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
+            let mut m = Vec::new();
+            m.extend_from_slice(&((NLMSG_HDRLEN + payload.len()) as u32).to_ne_bytes());
+            m.extend_from_slice(&kind.to_ne_bytes());
+            m.extend_from_slice(&0u16.to_ne_bytes());
+            m.extend_from_slice(&seq.to_ne_bytes());
+            m.extend_from_slice(&0u32.to_ne_bytes());
+            m.extend_from_slice(payload);
+            while m.len() % 4 != 0 {
+                m.push(0);
+            }
+            m
+        }
+
+        fn attr(t: &mut Vec<u8>, kind: u16, value: &[u8]) {
+            t.extend_from_slice(&((4 + value.len()) as u16).to_ne_bytes());
+            t.extend_from_slice(&kind.to_ne_bytes());
+            t.extend_from_slice(value);
+            while t.len() % 4 != 0 {
+                t.push(0);
+            }
+        }
+
+        fn tcmsg(ifindex: i32, handle: u32, info: u32, kind: &str) -> Vec<u8> {
+            let mut t = vec![0u8; 4];
+            t.extend_from_slice(&ifindex.to_ne_bytes());
+            t.extend_from_slice(&handle.to_ne_bytes());
+            t.extend_from_slice(&0xFFFF_FFF2u32.to_ne_bytes());
+            t.extend_from_slice(&info.to_ne_bytes());
+            attr(&mut t, TCA_KIND, format!("{kind}\0").as_bytes());
+            let mut options = Vec::new();
+            attr(&mut options, 7, b"prog:[42]\0"); // TCA_BPF_NAME
+            attr(&mut options, TCA_BPF_ID, &42u32.to_ne_bytes());
+            attr(&mut t, TCA_OPTIONS | 0x8000, &options); // NLA_F_NESTED
+            t
+        }
+
+        #[test]
+        fn parses_filters_done_and_errors() {
+            let t = tcmsg(3, 1, (7u32 << 16) | 0x0300, "bpf");
+            let mut data = msg(RTM_NEWTFILTER, 1, &t);
+            data.extend(msg(RTM_NEWTFILTER, 2, &t)); // another request's
+            data.extend(msg(RTM_NEWQDISC, 1, &t)); // not asked for
+            let mut out = Vec::new();
+            assert!(matches!(parse(&data, 1, RTM_NEWTFILTER, &mut out), Ok(false)));
+            let want =
+                TcObject { ifindex: 3, handle: 1, parent: 0xFFFF_FFF2, prio: 7, kind: "bpf".into(), bpf_id: Some(42) };
+            assert_eq!(out, vec![want]);
+            out.clear();
+            // TCA_BPF_ID means something else in other kinds' options
+            let u32_filter = msg(RTM_NEWTFILTER, 1, &tcmsg(3, 1, 0, "u32"));
+            assert!(matches!(parse(&u32_filter, 1, RTM_NEWTFILTER, &mut out), Ok(false)));
+            assert_eq!(out.first().map(|o| (o.kind.as_str(), o.bpf_id)), Some(("u32", None)));
+            assert!(matches!(parse(&msg(NLMSG_DONE, 1, &[0; 4]), 1, RTM_NEWTFILTER, &mut out), Ok(true)));
+            let e = parse(&msg(NLMSG_DONE, 1, &(-libc::EBUSY).to_ne_bytes()), 1, RTM_NEWTFILTER, &mut out);
+            assert!(e.is_err_and(|e| e.raw_os_error() == Some(libc::EBUSY)));
+            let e = parse(&msg(NLMSG_ERROR, 1, &(-libc::EPERM).to_ne_bytes()), 1, RTM_NEWTFILTER, &mut out);
+            assert!(e.is_err_and(|e| e.raw_os_error() == Some(libc::EPERM)));
+            assert!(parse(&msg(RTM_NEWTFILTER, 1, &[0; 3]), 1, RTM_NEWTFILTER, &mut out).is_err());
+            let mut truncated = tcmsg(3, 1, 0, "clsact");
+            truncated.truncate(TCMSG_LEN + 6);
+            assert!(parse(&msg(RTM_NEWQDISC, 1, &truncated), 1, RTM_NEWQDISC, &mut out).is_err());
+        }
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn priorities_go_after_the_existing_ones() {
+        assert_eq!(free_prio(&[]), Some(FIRST_PRIO));
+        assert_eq!(free_prio(&[1, 1, 5]), Some(6));
+        assert_eq!(free_prio(&[0xFFFF, 0xFFFE, 3]), Some(0xFFFD));
+        let all: Vec<u32> = (1..=0xFFFF).collect();
+        assert_eq!(free_prio(&all), None);
+    }
+
+    #[test]
+    fn state_files_round_trip() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let owner = Owner { pid: 42, start: 7, boot: "b-1".into(), netns: "4:4026531840".into() };
+        let f = FilterRecord {
+            ifindex: 3,
+            ifname: "veth0".into(),
+            dir: Direction::Egress,
+            handle: 1,
+            prio: 49152,
+            prog_id: 99,
+        };
+        let q = QdiscRecord { ifindex: 3, ifname: "veth0".into() };
+        let path = state_path(dir.path(), 42);
+        write_state(&path, &owner, std::slice::from_ref(&f), std::slice::from_ref(&q))?;
+        let back = parse_state(&std::fs::read_to_string(&path)?).ok_or("unparsable")?;
+        assert_eq!(back.owner, owner);
+        assert_eq!(back.filters, vec![f]);
+        assert_eq!(back.qdiscs, vec![q]);
+        assert!(parse_state("something else\nowner 1 2 3 4\n").is_none());
+        assert!(parse_state("beed-tc 1\nfilter 1 x sideways 1 1 1\nowner 1 2 3 4\n").is_none());
+        Ok(())
+    }
+}
