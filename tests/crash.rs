@@ -1,7 +1,7 @@
 //! Crash safety: `kill -9` while a probe of every attach type this kernel
 //! runs is live leaves nothing behind — every program and link beed held is
 //! gone once the process is (the kernel owns them through beed's file
-//! descriptors; XDP attaches with a link). Needs root and bpftool.
+//! descriptors; XDP and TC attach with links, TC through TCX). Needs root and bpftool.
 
 mod common;
 
@@ -44,7 +44,7 @@ fn sigkill_leaves_nothing_attached() -> TestResult {
     let target = dir.path().join("uprobe_target");
     assert!(Command::new("cc").arg("-O2").arg("-o").arg(&target).arg(fixture("uprobe_target.c")).status()?.success());
     let mut cfg = String::from("[metrics]\nlisten = \"127.0.0.1:{port}\"\n[events]\noutput = \"none\"\n");
-    let kinds = ["tracepoint", "raw_tp", "uprobe", "uretprobe", "perf_event", "xdp", "iter"];
+    let kinds = ["tracepoint", "raw_tp", "uprobe", "uretprobe", "perf_event", "xdp", "tc", "iter"];
     for kind in kinds {
         let obj = dir.path().join(format!("{kind}.bpf.o"));
         common::compile_to(&fixture("attach_types.bpf.c"), &obj, &[&format!("-DKIND_{kind}")])?;
@@ -54,7 +54,7 @@ fn sigkill_leaves_nothing_attached() -> TestResult {
     cfg.push_str(&format!(
         "[probes.uprobe.attach.prog]\nbinary = \"{t}\"\nfunc = \"bee_target_function\"\n\
          [probes.uretprobe.attach.prog]\nbinary = \"{t}\"\nfunc = \"bee_target_function\"\n\
-         [probes.xdp.attach.prog]\ninterface = \"lo\"\n[probes.perf_event.attach.prog]\nfrequency = 99\n[probes.exitsnoop]\n"
+         [probes.xdp.attach.prog]\ninterface = \"lo\"\n[probes.tc.attach.prog]\ninterface = \"lo\"\n[probes.perf_event.attach.prog]\nfrequency = 99\n[probes.exitsnoop]\n"
     ));
     let mut beed = common::start(dir.path(), &cfg)?;
     let text = beed.scrape()?;

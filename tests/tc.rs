@@ -247,10 +247,12 @@ fn wait_gone(progs: &BTreeSet<u32>, links: &[(u32, String)]) -> Result<(), Strin
     }
 }
 
+/// The tc state files (`tc.PID`) in a runtime directory.
 fn state_files(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
         .unwrap_or_default();
+    v.retain(|f| f.starts_with("tc."));
     v.sort();
     v
 }
