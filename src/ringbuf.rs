@@ -35,6 +35,16 @@ struct Consumer {
 }
 
 impl Consumer {
+    /// Handles one record inside libbpf's C callback: a panic (a bug) must
+    /// not unwind into C, so it is caught and the record counted as a
+    /// decode error.
+    fn guarded(&mut self, rec: &[u8]) {
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.on_record(rec)));
+        if caught.is_err() {
+            self.decode_errors.inc();
+        }
+    }
+
     fn on_record(&mut self, rec: &[u8]) {
         self.events.inc();
         if rec.len() > self.plan.size + self.slack {
@@ -96,7 +106,7 @@ pub fn build(probe: &Probe, ctx: &Context) -> Result<Sources> {
                 let mut consumer = consumer(probe, m, ctx)?;
                 builder
                     .add(&m.handle, move |rec: &[u8]| {
-                        consumer.on_record(rec);
+                        consumer.guarded(rec);
                         0
                     })
                     .map_err(|e| Error::libbpf(format!("map {}: adding to the ring buffer poller", m.name), e))?;
@@ -110,7 +120,7 @@ pub fn build(probe: &Probe, ctx: &Context) -> Result<Sources> {
                     .pages(PERF_PAGES)
                     .sample_cb(move |_cpu, rec: &[u8]| {
                         count.set(count.get() + 1);
-                        consumer.on_record(rec);
+                        consumer.guarded(rec);
                     })
                     .lost_cb(move |_cpu, n| lost.inc_by(n))
                     .build()
