@@ -528,7 +528,7 @@ else
 		"$(C journalctl -u beed --no-pager -n 200 | grep -iE 'watchdog|Main process exited' | tail -n 5)"
 fi
 MAIN=$(show MainPID)
-C kill -STOP "$MAIN"
+C bash -c "kill -STOP $MAIN" # the bash builtin: the container has no /bin/kill
 restarted() {
 	local pid n
 	pid=$(show MainPID)
@@ -541,7 +541,7 @@ if wait_for 40 restarted; then
 else
 	not_ok "SIGSTOP of beed leads to a watchdog restart" \
 		"MainPID $(show MainPID), NRestarts $(show NRestarts), $(show ActiveState)/$(show SubState)" "$(journal 10)"
-	C kill -CONT "$MAIN" 2>/dev/null
+	C bash -c "kill -CONT $MAIN" 2>/dev/null
 fi
 
 # --- XDP and TC with the CAP_NET_ADMIN drop-in of beed(8) ----------------------------------
