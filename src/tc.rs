@@ -273,7 +273,15 @@ fn free_prio(taken: &[u32]) -> Option<u32> {
     match taken.iter().max() {
         None => Some(FIRST_PRIO),
         Some(&max) if max < 0xFFFF => Some(max + 1),
-        Some(_) => (1..0xFFFF).rev().find(|p| !taken.contains(p)),
+        Some(_) => {
+            let mut used = vec![false; 0x10000];
+            for &p in taken {
+                if let Some(u) = used.get_mut(p as usize) {
+                    *u = true;
+                }
+            }
+            (1..0xFFFFu32).rev().find(|p| !used.get(*p as usize).copied().unwrap_or(true))
+        }
     }
 }
 

@@ -180,7 +180,7 @@ mod tests {
         // 1 MiB values: a handful per batch, not 4096 (4 GiB of buffers)
         let big = Walker::new(8, 1 << 20, false)?;
         assert!(big.batch >= 1 && big.keys.len() + big.values.len() <= BATCH_BYTES + (1 << 20), "{}", big.batch);
-        let huge = Walker::new(8, u32::MAX, false)?;
+        let huge = Walker::new(8, 8 << 20, false)?;
         assert_eq!(huge.batch, 1);
         Ok(())
     }
