@@ -9,7 +9,10 @@ fuzz_target!(|data: &[u8]| {
     let Ok(btf) = beed::btf::Btf::parse(data, "fuzz") else { return };
     let _ = beed::schema::map_defs(&btf);
     let _ = beed::normalize::merge_map_datasecs(data, "fuzz");
-    for id in 0..btf.types.len().min(256) as u32 {
+    // the first 64 types: the fixtures' BTF holds whole kernel structs, and
+    // planning 256 of them per input made the target 1.5x slower (942 -> 1394
+    // executions/s) without more coverage
+    for id in 0..btf.types.len().min(64) as u32 {
         if let Ok(plan) = beed::schema::plan(&btf, id, "m", "value") {
             if plan.size > 1 << 16 {
                 continue;
