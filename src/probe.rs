@@ -249,7 +249,7 @@ fn check_map(probe: &str, spec: &MapSpec, cfg: &MapConfig) -> Result<()> {
         other => {
             return Err(err(format!(
                 "map type {} cannot be watched (use RINGBUF, PERF_EVENT_ARRAY, HASH, LRU_HASH, ARRAY or their per-CPU variants)",
-                other.map_or("(none)".to_string(), |t| t.to_string())
+                other.map_or("(none)".to_string(), crate::validate::map_type_name)
             )))
         }
     }

@@ -86,7 +86,8 @@ pub fn section_kind(section: &str) -> &str {
     section.trim_start_matches('?').split(['/', '.']).next().unwrap_or("")
 }
 
-fn map_type_name(t: u32) -> String {
+/// `HASH`, `STRUCT_OPS`, or the number of a type beed does not know.
+pub fn map_type_name(t: u32) -> String {
     MAP_TYPES.iter().chain(REFUSED_MAP_TYPES).find(|(n, _)| *n == t).map_or(format!("{t}"), |(_, s)| s.to_string())
 }
 
