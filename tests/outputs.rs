@@ -171,22 +171,7 @@ fn run_matrix(legacy: bool) -> TestResult {
 }
 
 fn promtool_ok(text: &str) -> TestResult {
-    use std::io::Write;
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()?;
-    child.stdin.take().ok_or("stdin")?.write_all(text.as_bytes())?;
-    let out = child.wait_with_output()?;
-    // 1 = parse error; 3 = lint findings, allowed only for bumblebee's names
-    let report = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    match out.status.code() {
-        Some(0) => Ok(()),
-        Some(3) if report.lines().filter(|l| !l.trim().is_empty()).all(|l| l.starts_with("ebpf_solo_io_")) => Ok(()),
-        c => Err(format!("promtool {c:?}:\n{report}").into()),
-    }
+    Ok(common::promtool_ok(text)?)
 }
 
 #[test]

@@ -37,8 +37,7 @@ fn a_failed_new_version_keeps_the_old_one() -> TestResult {
     let rundir = d.join("run");
     let good = compile(&fixture("user_probe.bpf.c"), d)?;
     let bad = compile(&fixture("verifier_reject.bpf.c"), d)?;
-    let gen = d.join("getppid");
-    assert!(Command::new("cc").arg("-O2").arg("-o").arg(&gen).arg(fixture("getppid.c")).status()?.success());
+    let gen = common::build_tool(d, "getppid")?;
     let with = |obj: &Path, port: u16| {
         format!("{}[probes.mine]\nobject = \"{}\"\n", MAIN.replace("{port}", &port.to_string()), obj.display())
     };
@@ -90,8 +89,7 @@ fn removed_probes_leave_no_series() -> TestResult {
     let d = dir.path();
     let rundir = d.join("run");
     let obj = compile(&fixture("user_probe.bpf.c"), d)?;
-    let gen = d.join("getppid");
-    assert!(Command::new("cc").arg("-O2").arg("-o").arg(&gen).arg(fixture("getppid.c")).status()?.success());
+    let gen = common::build_tool(d, "getppid")?;
     let beed = start(d, &format!("{MAIN}[probes.name0]\nobject = \"{}\"\n", obj.display()))?;
     let series = |text: &str| text.lines().filter(|l| !l.starts_with('#')).count();
     assert!(Command::new(&gen).args(["beerename", "1"]).status()?.success());

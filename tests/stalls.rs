@@ -54,8 +54,7 @@ fn a_stalled_stdout_reader_costs_events_not_the_engine() -> TestResult {
     let dir = tempfile::tempdir()?;
     let d = dir.path();
     let obj = compile(&fixture("user_probe.bpf.c"), d)?;
-    let gen = d.join("getppid");
-    assert!(Command::new("cc").arg("-O2").arg("-o").arg(&gen).arg(fixture("getppid.c")).status()?.success());
+    let gen = common::build_tool(d, "getppid")?;
     let port = free_port();
     let cfg = d.join("beed.toml");
     std::fs::write(

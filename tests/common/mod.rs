@@ -46,6 +46,43 @@ pub fn compile_to(src: &Path, out: &Path, defines: &[&str]) -> Result<(), String
     Ok(())
 }
 
+/// Compiles the C program `tests/fixtures/NAME.c` into `dir/NAME`.
+pub fn build_tool(dir: &Path, name: &str) -> Result<PathBuf, String> {
+    let out = dir.join(name);
+    let st = Command::new("cc")
+        .arg("-O2")
+        .arg("-o")
+        .arg(&out)
+        .arg(fixture(&format!("{name}.c")))
+        .status()
+        .map_err(|e| format!("running cc: {e}"))?;
+    if !st.success() {
+        return Err(format!("cc tests/fixtures/{name}.c failed"));
+    }
+    Ok(out)
+}
+
+/// `promtool check metrics` on a scrape: Ok unless it does not parse or
+/// lint findings concern more than bumblebee's own counter names.
+pub fn promtool_ok(text: &str) -> Result<(), String> {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("running promtool: {e}"))?;
+    child.stdin.take().ok_or("stdin")?.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    // 1 = parse error; 3 = lint findings, allowed only for bumblebee's names
+    let report = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    match out.status.code() {
+        Some(0) => Ok(()),
+        Some(3) if report.lines().filter(|l| !l.trim().is_empty()).all(|l| l.starts_with("ebpf_solo_io_")) => Ok(()),
+        c => Err(format!("promtool {c:?}:\n{report}")),
+    }
+}
+
 pub fn fixture(name: &str) -> PathBuf {
     repo().join("tests/fixtures").join(name)
 }
