@@ -63,6 +63,18 @@ pub fn request(pid: i32, dir: &Path, timeout: Duration) -> Result<Status, String
     if pid <= 0 {
         return Err(format!("--reload {pid}: not a process id"));
     }
+    // SIGHUP ends most processes: signal only a beed (same command name as
+    // this one), not whatever a mistyped PID happens to be
+    if let (Ok(theirs), Ok(ours)) =
+        (std::fs::read_to_string(format!("/proc/{pid}/comm")), std::fs::read_to_string("/proc/self/comm"))
+    {
+        if theirs != ours {
+            return Err(format!(
+                "--reload {pid}: process {pid} is `{}`, not beed; nothing was signalled",
+                theirs.trim()
+            ));
+        }
+    }
     let target = Pid::from_raw(pid);
     let wanted = pid.unsigned_abs();
     // what the beed at PID reported last (a status of another beed is stale)

@@ -8,7 +8,8 @@
 //! Before: `beed --check-config` blocked forever on the first kind and grew
 //! until out of memory on the second; beed blocked at start (SIGTERM
 //! ignored) on a FIFO in its runtime directory, and `beed --reload` blocked
-//! before even signalling.
+//! before even signalling. `beed --reload PID` of a process that is not a
+//! beed sent it SIGHUP (ending it) instead of refusing.
 
 mod common;
 
@@ -75,8 +76,7 @@ fn kernel_files_in_the_configuration_are_errors_not_hangs() -> TestResult {
     assert!(text.contains("would block"), "{text}");
 
     let obj = common::compile(&fixture("user_probe.bpf.c"), d)?;
-    let (code, text) =
-        check(&format!("[probes.x]\nobject = \"{}\"\nbtf_path = \"{TRACE_PIPE}\"\n", obj.display()))?;
+    let (code, text) = check(&format!("[probes.x]\nobject = \"{}\"\nbtf_path = \"{TRACE_PIPE}\"\n", obj.display()))?;
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains(&format!("probe x: {TRACE_PIPE}: reading it would block")), "{text}");
 
@@ -113,5 +113,22 @@ fn fifos_in_the_runtime_directory_stop_nothing() -> TestResult {
     let (status, log) = beed.terminate();
     assert!(status.is_some_and(|s| s.success()), "{status:?}\n{log}");
     assert!(log.contains("tc.99999") && log.contains("not a regular file"), "{log}");
+    Ok(())
+}
+
+#[test]
+fn reload_signals_only_a_beed() -> TestResult {
+    // SIGHUP would end this process: `beed --reload` must refuse it
+    let mut other = Command::new("sleep").arg("30").spawn()?;
+    let dir = tempfile::tempdir()?;
+    let pid = other.id().to_string();
+    let res = run(&["--reload", &pid], &[("BEED_RUNTIME_DIR", dir.path())]);
+    let alive = other.try_wait()?.is_none();
+    let _ = other.kill();
+    let _ = other.wait();
+    let (code, text) = res?;
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("is `sleep`, not beed; nothing was signalled"), "{text}");
+    assert!(alive, "beed --reload {pid} signalled a sleep:\n{text}");
     Ok(())
 }
