@@ -383,17 +383,11 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
 const MAX_CONFIG_BYTES: u64 = 16 << 20;
 
 /// Reads a configuration file, refusing anything but a regular file of a
-/// sane size (a FIFO would block the daemon, /dev/zero would fill memory).
+/// sane size (a FIFO or /proc/kmsg would block the daemon, /dev/zero or
+/// /proc/self/pagemap would fill memory).
 fn read_config_file(path: &Path) -> Result<String> {
-    let io = |cause| Error::Io { path: path.to_path_buf(), cause };
-    let meta = std::fs::metadata(path).map_err(io)?;
-    if !meta.is_file() {
-        return Err(io(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file")));
-    }
-    if meta.len() > MAX_CONFIG_BYTES {
-        return Err(io(std::io::Error::new(std::io::ErrorKind::InvalidInput, "larger than 16 MiB")));
-    }
-    std::fs::read_to_string(path).map_err(io)
+    crate::fsread::read_regular_string(path, MAX_CONFIG_BYTES)
+        .map_err(|cause| Error::Io { path: path.to_path_buf(), cause })
 }
 
 /// 1-based line and column of byte offset `pos` in `text`.

@@ -190,7 +190,9 @@ fn digest(pc: &ProbeConfig) -> Result<u64, String> {
     let mut h = DefaultHasher::new();
     match &pc.source {
         ProbeSource::Builtin(b) => b.hash(&mut h),
-        ProbeSource::File(f) => std::fs::read(f).map_err(|e| format!("{}: {e}", f.display()))?.hash(&mut h),
+        ProbeSource::File(f) => crate::fsread::read_regular(f, probe::MAX_OBJECT_BYTES)
+            .map_err(|e| format!("{}: {e}", f.display()))?
+            .hash(&mut h),
     }
     Ok(h.finish())
 }

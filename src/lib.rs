@@ -15,6 +15,7 @@ pub mod elf;
 pub mod engine;
 pub mod error;
 pub mod fasthash;
+pub mod fsread;
 pub mod http;
 pub mod logging;
 pub mod mapwatch;

@@ -113,11 +113,16 @@ fn specs_of(btf: &Btf) -> Result<Vec<MapSpec>> {
     Ok(specs)
 }
 
+/// Largest probe object (or `btf_path` file) beed reads: a probe's object
+/// is kilobytes, a kernel's whole BTF some megabytes.
+pub const MAX_OBJECT_BYTES: u64 = 256 << 20;
+
 fn object_bytes(cfg: &ProbeConfig) -> Result<(std::borrow::Cow<'static, [u8]>, String)> {
     match &cfg.source {
         ProbeSource::Builtin(b) => Ok(((*b).into(), format!("built-in probe {}", cfg.name))),
         ProbeSource::File(p) => {
-            let bytes = std::fs::read(p).map_err(|cause| Error::Io { path: p.clone(), cause })?;
+            let bytes = crate::fsread::read_regular(p, MAX_OBJECT_BYTES)
+                .map_err(|cause| Error::Io { path: p.clone(), cause })?;
             Ok((bytes.into(), p.display().to_string()))
         }
     }
@@ -155,6 +160,10 @@ impl Checked {
 /// `vars` and `attach` name, label, value and slot fields, map sizes.
 pub fn check(cfg: &ProbeConfig) -> Result<Checked> {
     let (bytes, what) = object_bytes(cfg)?;
+    if let Some(b) = &cfg.btf_path {
+        // libbpf reads it with blocking, unbounded reads: make sure it is a file
+        crate::fsread::read_regular(b, MAX_OBJECT_BYTES).map_err(|cause| Error::Io { path: b.clone(), cause })?;
+    }
     let (elf, btf) = parse_object(&bytes, &what)?;
     let specs = specs_of(&btf)?;
     let defs = schema::map_defs(&btf)?;

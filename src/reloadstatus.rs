@@ -16,6 +16,8 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 const FILE: &str = "reload";
+/// Largest status file read (a message is a few lines per failed probe).
+const MAX_BYTES: u64 = 1 << 20;
 
 /// The last outcome: generation, success, message.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,7 +36,8 @@ fn path(dir: &Path) -> PathBuf {
 
 /// Reads the status in `dir`, if there is one.
 pub fn read(dir: &Path) -> Option<Status> {
-    let text = std::fs::read_to_string(path(dir)).ok()?;
+    // written by beed, but whatever is there must not block or fill memory
+    let text = crate::fsread::read_regular_string(&path(dir), MAX_BYTES).ok()?;
     let (first, message) = text.split_once('\n').unwrap_or((text.as_str(), ""));
     let mut words = first.split(' ');
     let (pid, generation, outcome) = (words.next()?, words.next()?, words.next()?);
@@ -51,8 +54,7 @@ pub fn write(dir: &Path, st: &Status) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(".{FILE}.tmp"));
     let body = format!("{} {} {}\n{}\n", st.pid, st.generation, if st.ok { "ok" } else { "failed" }, st.message);
-    std::fs::write(&tmp, body)?;
-    std::fs::rename(&tmp, path(dir))
+    crate::fsread::replace(&path(dir), &tmp, body.as_bytes(), 0o644, false)
 }
 
 /// Sends SIGHUP to `pid` and waits up to `timeout` for the reload it
@@ -60,6 +62,18 @@ pub fn write(dir: &Path, st: &Status) -> std::io::Result<()> {
 pub fn request(pid: i32, dir: &Path, timeout: Duration) -> Result<Status, String> {
     if pid <= 0 {
         return Err(format!("--reload {pid}: not a process id"));
+    }
+    // SIGHUP ends most processes: signal only a beed (same command name as
+    // this one), not whatever a mistyped PID happens to be
+    if let (Ok(theirs), Ok(ours)) =
+        (std::fs::read_to_string(format!("/proc/{pid}/comm")), std::fs::read_to_string("/proc/self/comm"))
+    {
+        if theirs != ours {
+            return Err(format!(
+                "--reload {pid}: process {pid} is `{}`, not beed; nothing was signalled",
+                theirs.trim()
+            ));
+        }
     }
     let target = Pid::from_raw(pid);
     let wanted = pid.unsigned_abs();

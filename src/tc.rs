@@ -534,8 +534,7 @@ fn netns_id() -> io::Result<String> {
 const STATE_MAGIC: &str = "beed-tc 1";
 
 fn write_state(path: &Path, owner: &Owner, filters: &[FilterRecord], qdiscs: &[QdiscRecord]) -> io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    use std::os::unix::fs::DirBuilderExt;
     if let Some(dir) = path.parent() {
         std::fs::DirBuilder::new().recursive(true).mode(0o755).create(dir)?;
     }
@@ -552,10 +551,7 @@ fn write_state(path: &Path, owner: &Owner, filters: &[FilterRecord], qdiscs: &[Q
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o644).open(&tmp)?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
+    crate::fsread::replace(path, &tmp, text.as_bytes(), 0o644, true)
 }
 
 struct StateFile {
@@ -627,7 +623,8 @@ pub fn cleanup_stale(dir: &Path) {
 }
 
 fn cleanup_file(path: &Path, pid: u32, me: &Owner) -> io::Result<()> {
-    let text = std::fs::read_to_string(path)?;
+    // a FIFO or a huge file in the runtime directory must not stop beed's start
+    let text = crate::fsread::read_regular_string(path, 1 << 20)?;
     let Some(mut file) = parse_state(&text).filter(|f| f.owner.pid == pid) else {
         return Err(io::Error::new(io::ErrorKind::InvalidData, "not a beed tc state file; left alone"));
     };

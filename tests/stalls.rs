@@ -1,6 +1,7 @@
 //! The engine never waits on its outputs or dies unnoticed: a stdout reader
 //! that stops reading (`beed | sleep 30`) costs events, counted in
-//! `beed_events_dropped_total`, not the walks, the metrics or SIGTERM; an
+//! `beed_events_dropped_total`, not the walks, the metrics, SIGTERM or
+//! memory (however long each line is); an
 //! engine thread that dies takes the daemon down with a non-zero exit
 //! instead of leaving stale metrics up. Needs root.
 
@@ -95,6 +96,70 @@ fn a_stalled_stdout_reader_costs_events_not_the_engine() -> TestResult {
     // SIGTERM ends it although stdout never drains
     assert!(Command::new("kill").arg("-TERM").arg(child.id().to_string()).status()?.success());
     let status = wait_exit(&mut child, Duration::from_secs(20));
+    assert!(status.is_some_and(|s| s.success()), "beed did not stop cleanly on SIGTERM: {status:?}");
+    Ok(())
+}
+
+/// VmRSS of `pid`, in KiB.
+fn rss_kib(pid: u32) -> Result<u64, String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| e.to_string())?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| format!("no VmRSS in /proc/{pid}/status"))
+}
+
+/// A print hash map's walk is one line with every changed entry: 13 MB
+/// here. The stdout queue used to bound chunks (64), not bytes, so with a
+/// stalled reader it kept 64 such lines (about 870 MB) before dropping any.
+#[test]
+fn a_stalled_reader_of_huge_lines_costs_events_not_memory() -> TestResult {
+    if !is_root() {
+        return Err("run as root (make test)".into());
+    }
+    let dir = tempfile::tempdir()?;
+    let d = dir.path();
+    let obj = compile(&fixture("big_print_map.bpf.c"), d)?;
+    let gen = d.join("getppid");
+    assert!(Command::new("cc").arg("-O2").arg("-o").arg(&gen).arg(fixture("getppid.c")).status()?.success());
+    let port = free_port();
+    let cfg = d.join("beed.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[metrics]\nlisten = \"127.0.0.1:{port}\"\n[events]\noutput = \"stdout\"\n\
+             [probes.big]\nobject = \"{}\"\ninterval = \"100ms\"\n",
+            obj.display()
+        ),
+    )?;
+    let (mut child, stderr) = spawn(&cfg, &[])?;
+    let _unread = child.stdout.take();
+    let ready =
+        stderr.recv_timeout(Duration::from_secs(30)).into_iter().chain(stderr.iter()).find(|l| l.contains("ready:"));
+    assert!(ready.is_some(), "beed did not get ready");
+    // every walk after a rewrite is a 13 MB line; a few of them fill the
+    // queue, and the ones after it are dropped
+    let limit_kib = 400 * 1024;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut dropped = None;
+    let mut peak = 0;
+    while Instant::now() < deadline {
+        assert!(Command::new(&gen).args(["beebig", "1"]).status()?.success());
+        std::thread::sleep(Duration::from_millis(300));
+        peak = peak.max(rss_kib(child.id())?);
+        if peak > limit_kib {
+            break;
+        }
+        dropped = sample(&http_get(port, "/metrics")?, "beed_events_dropped_total", &[("output", "stdout")]);
+        if dropped.is_some_and(|n| n >= 5.0) {
+            break;
+        }
+    }
+    assert!(Command::new("kill").arg("-TERM").arg(child.id().to_string()).status()?.success());
+    let status = wait_exit(&mut child, Duration::from_secs(20));
+    assert!(peak <= limit_kib, "beed grew to {peak} KiB with its stdout stalled (dropped: {dropped:?})");
+    assert!(dropped.is_some_and(|n| n >= 5.0), "lines were not dropped: {dropped:?}");
     assert!(status.is_some_and(|s| s.success()), "beed did not stop cleanly on SIGTERM: {status:?}");
     Ok(())
 }

@@ -257,6 +257,10 @@ impl Events {
         if let Err(e) = res {
             self.failed(&e);
         }
+        if self.line.capacity() > 1 << 20 {
+            // a walk of a big map: do not keep its line's memory
+            self.line = String::with_capacity(512);
+        }
     }
 
     /// Pushes buffered lines out (end of each poll batch).

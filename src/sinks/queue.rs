@@ -1,14 +1,17 @@
 //! The stdout event output without back-pressure on the engine: lines are
 //! gathered into chunks that a writer thread writes out. The queue holds at
-//! most [`QUEUE_CHUNKS`] chunks; when the reader of stdout stalls (`beed |
-//! sleep 30`), further chunks are dropped and their lines counted, so the
-//! engine keeps polling, walking and answering signals whatever the reader
-//! does. A write error (EPIPE: the reader went away) is logged once and every
+//! most [`QUEUE_CHUNKS`] chunks and [`QUEUE_BYTES`] bytes (one line can be
+//! far larger than a chunk: a print hash map's walk is one line with every
+//! changed entry); when the reader of stdout stalls (`beed | sleep 30`),
+//! further chunks are dropped and their lines counted, so the engine keeps
+//! polling, walking and answering signals whatever the reader does. A write error (EPIPE: the reader went away) is logged once and every
 //! line after it is counted as an output error.
 
 use std::io::Write;
 use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -16,8 +19,13 @@ use prometheus::IntCounter;
 
 /// Bytes gathered before a chunk is handed to the writer.
 const CHUNK: usize = 64 * 1024;
-/// Chunks waiting for the writer at most (4 MiB).
+/// Chunks waiting for the writer at most.
 const QUEUE_CHUNKS: usize = 64;
+/// Bytes waiting for the writer at most, except that a chunk larger than
+/// this is queued when nothing else is.
+pub const QUEUE_BYTES: usize = QUEUE_CHUNKS * CHUNK;
+/// Emptied buffers larger than this are freed, not reused.
+const KEEP_CAPACITY: usize = 4 * CHUNK;
 /// How long [`LineQueue::finish`] waits for the writer at shutdown.
 pub const FINISH_WAIT: Duration = Duration::from_secs(2);
 
@@ -35,6 +43,8 @@ pub struct LineQueue {
     done: Receiver<()>,
     thread: Option<JoinHandle<()>>,
     dropped: IntCounter,
+    /// Bytes handed to the writer and not yet written.
+    queued: Arc<AtomicUsize>,
 }
 
 impl LineQueue {
@@ -46,6 +56,8 @@ impl LineQueue {
         let (tx, rx) = mpsc::sync_channel::<Chunk>(QUEUE_CHUNKS);
         let (spare_tx, spare) = mpsc::sync_channel::<Vec<u8>>(4);
         let (done_tx, done) = mpsc::sync_channel::<()>(1);
+        let queued = Arc::new(AtomicUsize::new(0));
+        let in_queue = queued.clone();
         let thread = std::thread::Builder::new().name("beed-stdout".into()).spawn(move || {
             let mut out = out;
             let mut failed = false;
@@ -59,8 +71,11 @@ impl LineQueue {
                     errors.inc_by(chunk.lines);
                     failed = true;
                 }
-                chunk.bytes.clear();
-                let _ = spare_tx.try_send(chunk.bytes);
+                in_queue.fetch_sub(chunk.bytes.len(), Ordering::Relaxed);
+                if chunk.bytes.capacity() <= KEEP_CAPACITY {
+                    chunk.bytes.clear();
+                    let _ = spare_tx.try_send(chunk.bytes);
+                }
             }
             let _ = out.flush();
             let _ = done_tx.send(());
@@ -72,6 +87,7 @@ impl LineQueue {
             done,
             thread: Some(thread),
             dropped,
+            queued,
         })
     }
 
@@ -96,15 +112,26 @@ impl LineQueue {
             self.dropped.inc_by(chunk.lines);
             return;
         };
-        match tx.try_send(chunk) {
-            Ok(()) => {}
-            Err(TrySendError::Full(c)) | Err(TrySendError::Disconnected(c)) => {
-                self.dropped.inc_by(c.lines);
-                let mut bytes = c.bytes;
-                bytes.clear();
-                if self.cur.bytes.capacity() < bytes.capacity() {
-                    self.cur.bytes = bytes;
+        let len = chunk.bytes.len();
+        let queued = self.queued.load(Ordering::Relaxed);
+        let refused = if queued > 0 && queued.saturating_add(len) > QUEUE_BYTES {
+            Some(chunk)
+        } else {
+            self.queued.fetch_add(len, Ordering::Relaxed);
+            match tx.try_send(chunk) {
+                Ok(()) => None,
+                Err(TrySendError::Full(c)) | Err(TrySendError::Disconnected(c)) => {
+                    self.queued.fetch_sub(len, Ordering::Relaxed);
+                    Some(c)
                 }
+            }
+        };
+        if let Some(c) = refused {
+            self.dropped.inc_by(c.lines);
+            let mut bytes = c.bytes;
+            bytes.clear();
+            if self.cur.bytes.capacity() < bytes.capacity() && bytes.capacity() <= KEEP_CAPACITY {
+                self.cur.bytes = bytes;
             }
         }
     }
