@@ -131,12 +131,15 @@ impl Events {
         if let Some(i) = self.buckets.iter().position(|b| b.probe == probe) {
             return i;
         }
-        self.buckets.push(Bucket {
-            probe: probe.to_string(),
-            tokens: self.rate as f64,
-            last: Instant::now(),
-            suppressed: None,
-        });
+        let fresh = Bucket { probe: probe.to_string(), tokens: self.rate as f64, last: Instant::now(), suppressed: None };
+        // the slot of a probe that is gone (no print map refers to it any more)
+        if let Some(i) = self.buckets.iter().position(|b| b.probe.is_empty()) {
+            if let Some(b) = self.buckets.get_mut(i) {
+                *b = fresh;
+            }
+            return i;
+        }
+        self.buckets.push(fresh);
         self.buckets.len() - 1
     }
 
@@ -160,9 +163,12 @@ impl Events {
     }
 
     /// Forgets the counters of a probe that is gone (its series were removed).
+    /// Its slot is reused by the next new probe, so renaming probes does not
+    /// grow the list.
     pub fn forget(&mut self, probe: &str) {
         for b in self.buckets.iter_mut().filter(|b| b.probe == probe) {
             b.suppressed = None;
+            b.probe.clear();
         }
     }
 
