@@ -38,6 +38,12 @@ const MAX_CONNECTIONS: usize = 64;
 /// timeout), else the connection is closed.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The header timeout of connections accepted while more than three
+/// quarters of the slots are taken: clients that connect and send nothing (or
+/// a byte at a time) then hold a slot for a second, not ten, so they cannot
+/// keep a scraper waiting in the backlog for long.
+const BUSY_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// A response of which no byte could be written for this long (a client that
 /// stopped reading) fails, closing the connection and freeing what it held.
 const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -231,7 +237,12 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for StallGuard<S> {
 }
 
 /// Serves one connection within its time limits; the permit is its slot.
-async fn connection(stream: tokio::net::TcpStream, shared: Arc<Shared>, _slot: OwnedSemaphorePermit) {
+async fn connection(
+    stream: tokio::net::TcpStream,
+    shared: Arc<Shared>,
+    _slot: OwnedSemaphorePermit,
+    header_timeout: Duration,
+) {
     let svc = service_fn(move |req| {
         let r = respond(&shared, &req);
         async move { Ok::<_, Infallible>(r) }
@@ -239,7 +250,7 @@ async fn connection(stream: tokio::net::TcpStream, shared: Arc<Shared>, _slot: O
     let io = TokioIo::new(StallGuard { io: stream, stalled: None });
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .header_read_timeout(header_timeout)
         .max_buf_size(MAX_REQUEST_HEAD)
         .serve_connection(io, svc);
     let mut conn = std::pin::pin!(conn);
@@ -327,7 +338,9 @@ pub fn serve(addr: SocketAddr, registry: Registry, text: TextRegistry) -> std::i
                     }
                 };
                 errors.succeeded();
-                tokio::spawn(connection(stream, shared.clone(), slot));
+                let busy = slots.available_permits() < MAX_CONNECTIONS / 4;
+                let header_timeout = if busy { BUSY_HEADER_READ_TIMEOUT } else { HEADER_READ_TIMEOUT };
+                tokio::spawn(connection(stream, shared.clone(), slot, header_timeout));
             }
         });
     })?;
