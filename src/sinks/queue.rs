@@ -4,8 +4,9 @@
 //! far larger than a chunk: a print hash map's walk is one line with every
 //! changed entry); when the reader of stdout stalls (`beed | sleep 30`),
 //! further chunks are dropped and their lines counted, so the engine keeps
-//! polling, walking and answering signals whatever the reader does. A write error (EPIPE: the reader went away) is logged once and every
-//! line after it is counted as an output error.
+//! polling, walking and answering signals whatever the reader does. A write
+//! error (EPIPE: the reader went away) is logged once and every line after
+//! it is counted as an output error.
 
 use std::io::Write;
 use std::os::fd::AsFd;
@@ -101,7 +102,7 @@ impl LineQueue {
     }
 
     /// Hands what was gathered to the writer, or drops and counts it when
-    /// the writer is CHUNK × QUEUE_CHUNKS behind.
+    /// the writer is QUEUE_CHUNKS chunks or QUEUE_BYTES bytes behind.
     pub fn flush(&mut self) {
         if self.cur.lines == 0 {
             return;
