@@ -131,7 +131,8 @@ impl Events {
         if let Some(i) = self.buckets.iter().position(|b| b.probe == probe) {
             return i;
         }
-        let fresh = Bucket { probe: probe.to_string(), tokens: self.rate as f64, last: Instant::now(), suppressed: None };
+        let fresh =
+            Bucket { probe: probe.to_string(), tokens: self.rate as f64, last: Instant::now(), suppressed: None };
         // the slot of a probe that is gone (no print map refers to it any more)
         if let Some(i) = self.buckets.iter().position(|b| b.probe.is_empty()) {
             if let Some(b) = self.buckets.get_mut(i) {
