@@ -19,6 +19,8 @@
 //!
 //! `BEED_TC_NETLINK=1` forces the netlink path where TCX exists (tests).
 
+mod nl;
+
 use std::fmt;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
@@ -688,10 +690,6 @@ fn cleanup_file(path: &Path, pid: u32, me: &Owner) -> io::Result<()> {
         write_state(path, &file.owner, &kept, &kept_qdiscs)
     }
 }
-
-// ---------------------------------------------------------------------------
-
-mod nl;
 
 #[cfg(test)]
 mod tests {
