@@ -14,8 +14,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use common::{fixture, is_root, start, TestResult};
 
@@ -35,20 +34,7 @@ fn run(args: &[&str], env: &[(&str, &Path)]) -> Result<(Option<i32>, String), Bo
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait()?.is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("beed {args:?} hung").into());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output()?;
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(!text.contains("panicked"), "{text}");
-    Ok((out.status.code(), text))
+    Ok(common::run_bounded(cmd)?)
 }
 
 #[test]

@@ -6,34 +6,15 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use common::{compile, fixture, is_root, TestResult};
 
-/// Runs `beed --check-config PATH [extra]`; kills it after 30 s (a hang is a
-/// failure, reported as such). Returns (exit code, stdout + stderr).
+/// `beed --check-config PATH [extra]`, bounded (common::run_bounded).
 fn check(path: &Path, extra: &[&str]) -> Result<(Option<i32>, String), Box<dyn std::error::Error>> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_beed"))
-        .arg("--check-config")
-        .arg(path)
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait()?.is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("beed --check-config {} hung", path.display()).into());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output()?;
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(!text.contains("panicked"), "{text}");
-    Ok((out.status.code(), text))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_beed"));
+    cmd.arg("--check-config").arg(path).args(extra);
+    Ok(common::run_bounded(cmd)?)
 }
 
 #[test]

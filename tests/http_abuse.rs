@@ -28,16 +28,6 @@ fn require_root() -> TestResult {
     Ok(())
 }
 
-/// VmRSS of `pid`, in KiB.
-fn rss_kib(pid: u32) -> Result<u64, String> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| e.to_string())?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or_else(|| format!("no VmRSS in /proc/{pid}/status"))
-}
-
 /// utime + stime of `pid`, in clock ticks.
 fn cpu_ticks(pid: u32) -> Result<u64, String> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| e.to_string())?;
@@ -125,20 +115,20 @@ fn clients_that_never_read_share_one_rendered_body() -> TestResult {
         std::thread::sleep(Duration::from_millis(500));
     };
     assert!(body.contains(&last), "no {last} after 30s (scrape of {} bytes)", body.len());
-    let base = rss_kib(pid)?;
+    let base = common::rss_kib(pid)?;
 
     // 200 clients ask for ~11 MB each and never read a byte of it
     let clients = open_clients(beed.port, 200, b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     let mut peak = 0;
     for _ in 0..20 {
-        peak = peak.max(rss_kib(pid)?);
+        peak = peak.max(common::rss_kib(pid)?);
         std::thread::sleep(Duration::from_millis(200));
     }
     let open = clients.len();
     drop(clients);
     let body = scrape_within(&beed, Duration::from_secs(30))?;
     assert!(body.contains(&last), "scrape after the stalled clients lacks {last}");
-    let after = rss_kib(pid)?;
+    let after = common::rss_kib(pid)?;
     eprintln!(
         "scrape {} bytes; VmRSS {} MiB before, peak {} MiB with {open} stalled clients, {} MiB after",
         body.len(),

@@ -34,6 +34,21 @@ fn spawn(config: &std::path::Path, env: &[(&str, &str)]) -> Result<(Child, mpsc:
     Ok((child, rx))
 }
 
+/// Starts beed with its stdout on a pipe that stays open and unread (the
+/// returned handle) and waits until it is ready.
+fn spawn_unread(config: &std::path::Path) -> Result<(Child, Option<std::process::ChildStdout>), String> {
+    let (mut child, stderr) = spawn(config, &[])?;
+    let unread = child.stdout.take();
+    let ready =
+        stderr.recv_timeout(Duration::from_secs(30)).into_iter().chain(stderr.iter()).find(|l| l.contains("ready:"));
+    if ready.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err("beed did not get ready".into());
+    }
+    Ok((child, unread))
+}
+
 fn wait_exit(child: &mut Child, within: Duration) -> Option<std::process::ExitStatus> {
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {
@@ -66,12 +81,7 @@ fn a_stalled_stdout_reader_costs_events_not_the_engine() -> TestResult {
             obj.display()
         ),
     )?;
-    let (mut child, stderr) = spawn(&cfg, &[])?;
-    // the child's stdout pipe stays open and unread for the whole test
-    let _unread = child.stdout.take();
-    let ready =
-        stderr.recv_timeout(Duration::from_secs(30)).into_iter().chain(stderr.iter()).find(|l| l.contains("ready:"));
-    assert!(ready.is_some(), "beed did not get ready");
+    let (mut child, _unread) = spawn_unread(&cfg)?;
     // far more than the pipe (64 KiB) and beed's queue (4 MiB) hold
     let calls = 300_000u32;
     assert!(Command::new(&gen).args(["beestall", &calls.to_string()]).status()?.success());
@@ -100,16 +110,6 @@ fn a_stalled_stdout_reader_costs_events_not_the_engine() -> TestResult {
     Ok(())
 }
 
-/// VmRSS of `pid`, in KiB.
-fn rss_kib(pid: u32) -> Result<u64, String> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| e.to_string())?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or_else(|| format!("no VmRSS in /proc/{pid}/status"))
-}
-
 /// A print hash map's walk is one line with every changed entry: 13 MB
 /// here. The stdout queue used to bound chunks (64), not bytes, so with a
 /// stalled reader it kept 64 such lines (about 870 MB) before dropping any.
@@ -121,8 +121,7 @@ fn a_stalled_reader_of_huge_lines_costs_events_not_memory() -> TestResult {
     let dir = tempfile::tempdir()?;
     let d = dir.path();
     let obj = compile(&fixture("big_print_map.bpf.c"), d)?;
-    let gen = d.join("getppid");
-    assert!(Command::new("cc").arg("-O2").arg("-o").arg(&gen).arg(fixture("getppid.c")).status()?.success());
+    let gen = common::build_tool(d, "getppid")?;
     let port = free_port();
     let cfg = d.join("beed.toml");
     std::fs::write(
@@ -133,11 +132,7 @@ fn a_stalled_reader_of_huge_lines_costs_events_not_memory() -> TestResult {
             obj.display()
         ),
     )?;
-    let (mut child, stderr) = spawn(&cfg, &[])?;
-    let _unread = child.stdout.take();
-    let ready =
-        stderr.recv_timeout(Duration::from_secs(30)).into_iter().chain(stderr.iter()).find(|l| l.contains("ready:"));
-    assert!(ready.is_some(), "beed did not get ready");
+    let (mut child, _unread) = spawn_unread(&cfg)?;
     // every walk after a rewrite is a 13 MB line; a few of them fill the
     // queue, and the ones after it are dropped
     let limit_kib = 400 * 1024;
@@ -147,7 +142,7 @@ fn a_stalled_reader_of_huge_lines_costs_events_not_memory() -> TestResult {
     while Instant::now() < deadline {
         assert!(Command::new(&gen).args(["beebig", "1"]).status()?.success());
         std::thread::sleep(Duration::from_millis(300));
-        peak = peak.max(rss_kib(child.id())?);
+        peak = peak.max(common::rss_kib(child.id())?);
         if peak > limit_kib {
             break;
         }

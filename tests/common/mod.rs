@@ -83,6 +83,36 @@ pub fn promtool_ok(text: &str) -> Result<(), String> {
     }
 }
 
+/// Runs `cmd` with its output captured; kills it after 30 s (a hang is a
+/// failure, returned as an error) and fails on a panic message. Returns
+/// (exit code, stdout + stderr).
+pub fn run_bounded(mut cmd: Command) -> Result<(Option<i32>, String), String> {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().map_err(|e| e.to_string())?.is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("{cmd:?} hung"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!text.contains("panicked"), "{text}");
+    Ok((out.status.code(), text))
+}
+
+/// VmRSS of `pid`, in KiB.
+pub fn rss_kib(pid: u32) -> Result<u64, String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| e.to_string())?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| format!("no VmRSS in /proc/{pid}/status"))
+}
+
 pub fn fixture(name: &str) -> PathBuf {
     repo().join("tests/fixtures").join(name)
 }
