@@ -232,8 +232,9 @@ impl MapWatch {
     /// Walks the map now and publishes what it holds.
     pub fn walk(&mut self, ctx: &Context) {
         let start = Instant::now();
-        // intervals are capped by the config (24h); never overflow an Instant
-        self.next_due = start.checked_add(self.interval).unwrap_or(start + Duration::from_secs(24 * 3600));
+        // intervals are capped by the config (24h): the addition cannot
+        // overflow, and if it somehow did the next walk is simply due now
+        self.next_due = start.checked_add(self.interval).unwrap_or(start);
         let fd = self.handle.as_fd();
         let res = match &mut self.kind {
             Kind::Metric { series, field } => {

@@ -336,7 +336,7 @@ fn open_and_load(cfg: &ProbeConfig, checked: &Checked) -> Result<Object> {
 fn map_bytes(t: MapType, key: u32, value: u32, entries: u32) -> u64 {
     match t {
         MapType::RingBuf => u64::from(entries),
-        _ => (u64::from(key) + u64::from(value)) * u64::from(entries),
+        _ => (u64::from(key) + u64::from(value)).saturating_mul(u64::from(entries)),
     }
 }
 

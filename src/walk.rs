@@ -33,7 +33,10 @@ impl Walker {
     pub fn new(key_size: u32, value_size: u32, percpu: bool) -> io::Result<Self> {
         let value_stride = if percpu {
             let ncpu = libbpf_rs::num_possible_cpus().map_err(|e| io::Error::other(e.to_string()))?;
-            (value_size as usize).div_ceil(8) * 8 * ncpu
+            (value_size as usize)
+                .div_ceil(8)
+                .checked_mul(8 * ncpu)
+                .ok_or_else(|| io::Error::other(format!("per-CPU values of {value_size} bytes on {ncpu} CPUs")))?
         } else {
             value_size as usize
         };
@@ -100,7 +103,7 @@ impl Walker {
             let errno = if ret < 0 { -ret } else { 0 };
             if errno != 0 && errno != ENOENT {
                 let entry = self.key_size.saturating_add(self.value_stride).max(1);
-                if errno == ENOSPC && self.batch < (1 << 20) && self.batch.saturating_mul(2 * entry) <= MAX_BATCH_BYTES
+                if errno == ENOSPC && self.batch < (1 << 20) && self.batch.saturating_mul(entry.saturating_mul(2)) <= MAX_BATCH_BYTES
                 {
                     // a hash bucket holds more entries than fit: grow and restart
                     self.grow();
