@@ -22,9 +22,7 @@ pub enum Attachment {
 }
 
 /// The kind of attach point a section name asks for.
-pub fn section_kind(section: &str) -> &str {
-    section.split(['/', '.']).next().unwrap_or("")
-}
+pub use crate::validate::section_kind;
 
 /// Capability numbers (linux/capability.h).
 const CAP_NET_ADMIN: u32 = 12;

@@ -232,7 +232,7 @@ pub fn check_config(path: &Path, load: bool) -> Result<()> {
     for p in &cfg.probes {
         let res = crate::probe::check(p).and_then(|c| {
             if load {
-                crate::probe::verify(p)?;
+                crate::probe::verify(p, &c)?;
             }
             Ok(c)
         });

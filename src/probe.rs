@@ -267,9 +267,8 @@ fn check_map(probe: &str, spec: &MapSpec, cfg: &MapConfig) -> Result<()> {
 
 /// Loads a checked probe into the kernel (verifier included) without
 /// attaching anything: `--check-config --load`.
-pub fn verify(cfg: &ProbeConfig) -> Result<()> {
-    let checked = check(cfg)?;
-    open_and_load(cfg, &checked).map(drop)
+pub fn verify(cfg: &ProbeConfig, checked: &Checked) -> Result<()> {
+    open_and_load(cfg, checked).map(drop)
 }
 
 /// Opens the checked object with libbpf, sizes its maps, sets its variables
