@@ -103,7 +103,9 @@ impl Walker {
             let errno = if ret < 0 { -ret } else { 0 };
             if errno != 0 && errno != ENOENT {
                 let entry = self.key_size.saturating_add(self.value_stride).max(1);
-                if errno == ENOSPC && self.batch < (1 << 20) && self.batch.saturating_mul(entry.saturating_mul(2)) <= MAX_BATCH_BYTES
+                if errno == ENOSPC
+                    && self.batch < (1 << 20)
+                    && self.batch.saturating_mul(entry.saturating_mul(2)) <= MAX_BATCH_BYTES
                 {
                     // a hash bucket holds more entries than fit: grow and restart
                     self.grow();

@@ -134,10 +134,8 @@ impl Events {
         let fresh =
             Bucket { probe: probe.to_string(), tokens: self.rate as f64, last: Instant::now(), suppressed: None };
         // the slot of a probe that is gone (no print map refers to it any more)
-        if let Some(i) = self.buckets.iter().position(|b| b.probe.is_empty()) {
-            if let Some(b) = self.buckets.get_mut(i) {
-                *b = fresh;
-            }
+        if let Some((i, slot)) = self.buckets.iter_mut().enumerate().find(|(_, b)| b.probe.is_empty()) {
+            *slot = fresh;
             return i;
         }
         self.buckets.push(fresh);
