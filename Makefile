@@ -18,9 +18,9 @@ test: deps tracefs
 		$(CARGO) fmt --all -- --check; \
 	else echo "rustfmt is not installed: skipping the format check"; fi
 	@if $(CARGO) clippy --version >/dev/null 2>&1; then \
-		$(CARGO) clippy --lib --bins -- -D warnings; \
+		$(CARGO) clippy --workspace --all-targets -- -D warnings; \
 	else echo "clippy is not installed: skipping lints"; fi
-	$(CARGO) test --all-targets -- --test-threads=1
+	$(CARGO) test --workspace --all-targets -- --test-threads=1
 	$(MAKE) test-systemd
 	$(MAKE) test-kernels
 
@@ -37,7 +37,7 @@ fuzz: deps
 deps: $(DEPS_STAMP)
 
 $(DEPS_STAMP):
-	@command -v $(CARGO) >/dev/null || { echo "error: cargo not found: install a Rust toolchain >= 1.82 (rustup)" >&2; exit 1; }
+	@command -v $(CARGO) >/dev/null || { echo "error: cargo not found: install a Rust toolchain >= 1.85 (rustup)" >&2; exit 1; }
 	@missing=$$(for p in $(DEB_DEPS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing:" $$missing; \

@@ -13,10 +13,10 @@
 use std::os::fd::AsFd;
 use std::time::Instant;
 
-use beed::schema::{Field, FieldKind, Plan};
+use bee_object::schema::{Field, FieldKind, Plan};
+use bee_runtime::walk::Walker;
 use beed::sinks::labels;
 use beed::sinks::map_series::MapSeries;
-use beed::walk::Walker;
 use libbpf_rs::{MapCore, MapFlags, MapHandle, MapType};
 use prometheus::{IntCounter, Registry};
 
@@ -98,14 +98,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             labels::label_fields(&plan),
             n as usize + 1,
             IntCounter::new("d", "d")?,
-            IntCounter::new("e", "e")?,
+            bee_runtime::Count::default(),
         )?;
         let value = Field { name: "value".into(), offset: 0, kind: FieldKind::Unsigned(8) };
         let mut walk_once = || {
             let mut st = series.lock();
             st.begin();
             let r = walker.walk(fd, |k, v| {
-                if let Some(x) = beed::decode::read(&value, v).and_then(|v| v.as_f64()) {
+                if let Some(x) = bee_object::decode::read(&value, v).and_then(|v| v.as_f64()) {
                     st.set(k, x);
                 }
             });

@@ -9,6 +9,12 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use std::borrow::Cow;
+use std::hash::{Hash, Hasher};
+
+use bee_object::vars::Value;
+use bee_runtime::{ObjectSource, ProbeSpec};
+
 use crate::error::{Error, Result};
 
 /// Default location of the main config file.
@@ -112,29 +118,7 @@ pub struct RawProbe {
 
 /// `[probes.NAME.attach.PROGRAM]`: where a program attaches when its
 /// section name does not say it all.
-#[derive(Debug, Deserialize, Clone, PartialEq, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct AttachConfig {
-    /// uprobe/uretprobe/usdt: the binary or library.
-    pub binary: Option<PathBuf>,
-    /// uprobe: the function (symbol) to probe.
-    pub func: Option<String>,
-    /// uprobe: offset added to `func` (or from the start of the file).
-    pub offset: Option<u64>,
-    /// uprobe/usdt: only this process (default: all).
-    pub pid: Option<i32>,
-    /// usdt: provider and probe name.
-    pub provider: Option<String>,
-    pub name: Option<String>,
-    /// xdp/tc: network interface.
-    pub interface: Option<String>,
-    /// tc: "ingress" (default) or "egress".
-    pub direction: Option<String>,
-    /// perf_event: samples per second on every CPU (default 49).
-    pub frequency: Option<u64>,
-    /// perf_event: sample every N events instead of a frequency.
-    pub period: Option<u64>,
-}
+pub use bee_runtime::AttachTarget as AttachConfig;
 
 /// How a hash histogram's slot field maps to bucket bounds.
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
@@ -184,6 +168,15 @@ pub enum ProbeSource {
     File(PathBuf),
 }
 
+impl ProbeSource {
+    fn object(&self, probe: &str) -> ObjectSource {
+        match self {
+            ProbeSource::Builtin(b) => ObjectSource::Bytes { name: probe.to_string(), bytes: Cow::Borrowed(b) },
+            ProbeSource::File(p) => ObjectSource::File(p.clone()),
+        }
+    }
+}
+
 /// A validated probe.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProbeConfig {
@@ -197,6 +190,36 @@ pub struct ProbeConfig {
     pub maps: BTreeMap<String, MapConfig>,
     pub attach: BTreeMap<String, AttachConfig>,
     pub btf_path: Option<PathBuf>,
+}
+
+impl ProbeConfig {
+    /// What the runtime runs. The output settings (labels, buckets, ...)
+    /// and the defining file go into the spec's tag: changing them reloads
+    /// the probe, as changing its object does.
+    pub fn spec(&self) -> ProbeSpec {
+        let mut tag = std::collections::hash_map::DefaultHasher::new();
+        format!("{:?}{:?}", self.maps, self.defined_in).hash(&mut tag);
+        ProbeSpec {
+            name: self.name.clone(),
+            object: self.source.object(&self.name),
+            interval: self.interval,
+            vars: self.vars.iter().map(|(k, v)| (k.clone(), var_value(v))).collect(),
+            attach: self.attach.clone(),
+            max_entries: self.maps.iter().filter_map(|(k, m)| Some((k.clone(), m.max_entries?))).collect(),
+            btf_path: self.btf_path.clone(),
+            tag: tag.finish(),
+        }
+    }
+}
+
+/// A `vars` value as the object layer takes it.
+fn var_value(v: &toml::Value) -> Value {
+    match v {
+        toml::Value::Boolean(b) => Value::Bool(*b),
+        toml::Value::Integer(i) => Value::Int(*i),
+        toml::Value::String(s) => Value::Str(s.clone()),
+        other => Value::Other(other.type_str().to_string()),
+    }
 }
 
 /// A validated configuration.
@@ -386,7 +409,7 @@ const MAX_CONFIG_BYTES: u64 = 16 << 20;
 /// sane size (a FIFO or /proc/kmsg would block the daemon, /dev/zero or
 /// /proc/self/pagemap would fill memory).
 fn read_config_file(path: &Path) -> Result<String> {
-    crate::fsread::read_regular_string(path, MAX_CONFIG_BYTES)
+    bee_runtime::fsread::read_regular_string(path, MAX_CONFIG_BYTES)
         .map_err(|cause| Error::Io { path: path.to_path_buf(), cause })
 }
 

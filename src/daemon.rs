@@ -14,9 +14,11 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use prometheus::{IntGaugeVec, Opts, Registry};
 use sd_notify::NotifyState;
 
+use bee_runtime::engine;
+
 use crate::config::Config;
-use crate::engine;
-use crate::selfmetrics::SelfMetrics;
+use crate::outputs::{Outputs, Settings};
+use crate::selfmetrics::{RuntimeMetrics, SelfMetrics};
 
 /// Signals handled by the main thread; blocked in every thread.
 pub fn signal_set() -> SigSet {
@@ -39,14 +41,15 @@ pub fn run(config_path: &Path) -> Result<()> {
         cfg.path.display(),
         cfg.probes.len()
     );
-    match crate::tracefs::ensure_mounted() {
+    match bee_runtime::tracefs::ensure_mounted() {
         Ok(Some(note)) => tracing::info!("{note}"),
         Ok(None) => {}
         Err(e) => tracing::warn!("{e}"),
     }
     let rundir = crate::rundir::runtime_dir();
     // tc filters a killed beed left behind (kernels without TCX)
-    crate::tc::cleanup_stale(&rundir);
+    bee_runtime::tc::set_state_dir(rundir.clone());
+    bee_runtime::tc::cleanup_stale(&rundir);
 
     let registry = Registry::new();
     let text = crate::sinks::exposition::TextRegistry::default();
@@ -64,7 +67,14 @@ pub fn run(config_path: &Path) -> Result<()> {
     let mut usec = 0u64;
     let watchdog = sd_notify::watchdog_enabled(false, &mut usec).then(|| Duration::from_micros(usec));
     let listen = cfg.metrics_listen;
-    let handle = engine::spawn(cfg, registry, text, selfm.clone(), watchdog).context("starting the engine thread")?;
+    let setup = Settings::setup(&cfg);
+    let (events, rate) = (cfg.events, cfg.journal_rate_limit);
+    let outputs = {
+        let (registry, selfm) = (registry.clone(), selfm.clone());
+        move || Outputs::open(registry, text, selfm, events, rate)
+    };
+    let handle = engine::spawn(setup, outputs, watchdog).context("starting the engine thread")?;
+    RuntimeMetrics::register(&registry, handle.status.clone()).context("registering runtime metrics")?;
     let Some(report) = handle.report() else {
         let why = handle.died();
         let _ = sd_notify::notify(false, &[NotifyState::Status(&why)]);
@@ -73,7 +83,7 @@ pub fn run(config_path: &Path) -> Result<()> {
     let mut summary = report.summary();
     let mut generation = 0u64;
     record_reload(&rundir, &selfm, &mut generation, &report, None);
-    tracing::info!("ready: {summary}; events go to {}", report.output);
+    tracing::info!("ready: {summary}; events go to {}", report.note);
     let _ = sd_notify::notify(false, &[NotifyState::Ready, NotifyState::Status(&summary)]);
 
     let sfd = SignalFd::with_flags(&sigs, SfdFlags::SFD_CLOEXEC).context("creating a signalfd")?;
@@ -84,11 +94,9 @@ pub fn run(config_path: &Path) -> Result<()> {
         let mut fds = [PollFd::new(sfd.as_fd(), PollFlags::POLLIN), PollFd::new(exited, PollFlags::POLLIN)];
         let polled = poll(&mut fds, PollTimeout::from(STATUS_EVERY_MS));
         if fds[1].revents().is_some_and(|r| !r.is_empty()) {
-            // the engine ended on its own: every probe is gone with it, and the
-            // watchdog it pinged stops; exit so the service manager restarts us
-            for name in &report.up {
-                selfm.probe_up.with_label_values(&[name]).set(0);
-            }
+            // the engine ended on its own: every probe is gone with it (its
+            // status says so), and the watchdog it pinged stops; exit so the
+            // service manager restarts us
             let why = handle.died();
             let _ = sd_notify::notify(false, &[NotifyState::Status(&format!("failed: {why}"))]);
             anyhow::bail!("{why}; every probe is down");
@@ -170,7 +178,7 @@ fn record_reload(
 /// fails keeps its previous version. Returns the new summary when applied.
 fn reload(
     config_path: &Path,
-    handle: &engine::EngineHandle,
+    handle: &engine::EngineHandle<Settings>,
     listen: Option<std::net::SocketAddr>,
     rundir: &Path,
     selfm: &SelfMetrics,
@@ -196,7 +204,7 @@ fn reload(
         tracing::warn!("metrics.listen changed: restart beed to listen on the new address");
     }
     // None: the engine is gone; the main loop notices and exits
-    let report = handle.reload(cfg)?;
+    let report = handle.reload(Settings::setup(&cfg))?;
     record_reload(rundir, selfm, generation, &report, None);
     let summary = report.summary();
     tracing::info!("reloaded: {summary}; kept [{}], removed [{}]", report.kept.join(", "), report.removed.join(", "));
@@ -230,12 +238,17 @@ pub fn check_config(path: &Path, load: bool) -> Result<()> {
     let cfg = Config::load(path, crate::builtins::BUILTINS)?;
     let mut failed = Vec::new();
     for p in &cfg.probes {
-        let res = crate::probe::check(p).and_then(|c| {
-            if load {
-                crate::probe::verify(p, &c)?;
-            }
-            Ok(c)
-        });
+        let spec = p.spec();
+        let res = bee_runtime::probe::read_object(&spec)
+            .and_then(|object| bee_runtime::probe::check(&spec, &object))
+            .map_err(crate::error::Error::from)
+            .and_then(|c| {
+                crate::outputs::check(&p.name, &p.maps, c.specs())?;
+                if load {
+                    bee_runtime::probe::verify(&spec, &c)?;
+                }
+                Ok(c)
+            });
         match res {
             Ok(checked) => {
                 let maps = checked.specs();

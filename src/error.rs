@@ -1,66 +1,49 @@
-//! Errors of the library modules. Every variant says what was wrong and where.
+//! Errors of the daemon's modules. Every variant says what was wrong and where.
 
 use std::path::PathBuf;
 
-/// Result alias for the library.
+/// Result alias for the daemon.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Everything a user's config, object file or kernel can make beed fail with.
+/// Everything the daemon's configuration and outputs can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The object is not an ELF file beed can read.
-    #[error("{what}: not a valid BPF ELF object: {reason}")]
-    Elf { what: String, reason: String },
-
-    /// The object uses a program type beed does not run.
-    #[error("{what}: {reason}")]
-    Unsupported { what: String, reason: String },
-
-    /// The BTF of an object is malformed or uses something beed cannot decode.
-    #[error("{what}: invalid BTF: {reason}")]
-    Btf { what: String, reason: String },
-
-    /// A watched map's key or value type cannot be decoded.
-    #[error("map {map}: field `{field}`: {reason}")]
-    Schema { map: String, field: String, reason: String },
-
-    /// A watched map is unusable as declared (no BTF type, wrong map type, ...).
-    #[error("map {map}: {reason}")]
-    Map { map: String, reason: String },
-
-    /// A probe setting does not fit the object (a variable, an attach
-    /// target, a map named in config).
-    #[error("{what}: {reason}")]
-    Setting { what: String, reason: String },
-
     /// The configuration is invalid.
     #[error("{path}:{line}:{column}: {reason}")]
     Config { path: PathBuf, line: usize, column: usize, reason: String },
+
+    /// A map's output settings do not fit it (labels, value, slot fields,
+    /// a map named in config): `Map` and `Setting` of the object layer.
+    #[error(transparent)]
+    Object(#[from] bee_object::Error),
 
     /// Reading a file failed. (The cause is part of the message and not a
     /// `source`, so that a chain printed with `{:#}` says it once.)
     #[error("{path}: {cause}")]
     Io { path: PathBuf, cause: std::io::Error },
 
-    /// libbpf refused to open, load or attach something.
-    #[error("{what}: {cause}")]
-    Libbpf { what: String, cause: libbpf_rs::Error },
-
     /// A metric could not be registered (name clash, invalid label name).
     #[error("metric {name}: {reason}")]
     Metric { name: String, reason: String },
+
+    /// Loading, attaching or reading a probe.
+    #[error(transparent)]
+    Runtime(#[from] bee_runtime::Error),
 }
 
 impl Error {
-    pub(crate) fn btf(what: &str, reason: impl Into<String>) -> Self {
-        Error::Btf { what: what.to_string(), reason: reason.into() }
+    /// A map's settings do not fit it.
+    pub fn map(map: &str, reason: String) -> Self {
+        Error::Object(bee_object::Error::Map { map: map.to_string(), reason })
     }
+}
 
-    pub(crate) fn elf(what: &str, reason: impl Into<String>) -> Self {
-        Error::Elf { what: what.to_string(), reason: reason.into() }
-    }
-
-    pub(crate) fn libbpf(what: impl Into<String>, source: libbpf_rs::Error) -> Self {
-        Error::Libbpf { what: what.into(), cause: source }
+impl From<Error> for bee_runtime::Error {
+    /// A sink the daemon could not build fails its probe.
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Runtime(r) => r,
+            other => bee_runtime::Error::Consumer(Box::new(other)),
+        }
     }
 }

@@ -1,37 +1,22 @@
-//! beed: runs BumbleBee-convention eBPF probes and reports what they collect
-//! through journald and Prometheus.
+//! beed, the daemon: one front end on the probe runtime (`bee_runtime`)
+//! and the object layer (`bee_object`). It owns the configuration files,
+//! the sinks the runtime feeds (journal and JSON events, Prometheus
+//! families), the HTTP endpoint, self-metrics and the systemd protocol.
 //!
-//! Data flow: config → probe (normalize, open, load, attach) → schema (BTF
-//! decode plans) → ringbuf poller / map walker (engine thread) → decode →
-//! sinks (events, metrics) → http.
+//! Data flow: config → `ProbeSpec`s → runtime (load, attach, poll, walk) →
+//! `outputs` (the daemon's consumers) → sinks (events, metrics) → http.
 
-pub mod attach;
-pub mod btf;
 pub mod config;
-pub mod convention;
 pub mod daemon;
-pub mod decode;
-pub mod elf;
-pub mod engine;
 pub mod error;
 pub mod fasthash;
-pub mod fsread;
 pub mod http;
 pub mod logging;
-pub mod mapwatch;
-pub mod normalize;
-pub mod probe;
+pub mod outputs;
 pub mod reloadstatus;
-pub mod ringbuf;
 pub mod rundir;
-pub mod schema;
 pub mod selfmetrics;
 pub mod sinks;
-pub mod tc;
-pub mod tracefs;
-pub mod validate;
-pub mod vars;
-pub mod walk;
 
 /// The built-in probes compiled by build.rs from `src/bpf/*.bpf.c`.
 pub mod builtins {

@@ -37,7 +37,7 @@ fn path(dir: &Path) -> PathBuf {
 /// Reads the status in `dir`, if there is one.
 pub fn read(dir: &Path) -> Option<Status> {
     // written by beed, but whatever is there must not block or fill memory
-    let text = crate::fsread::read_regular_string(&path(dir), MAX_BYTES).ok()?;
+    let text = bee_runtime::fsread::read_regular_string(&path(dir), MAX_BYTES).ok()?;
     let (first, message) = text.split_once('\n').unwrap_or((text.as_str(), ""));
     let mut words = first.split(' ');
     let (pid, generation, outcome) = (words.next()?, words.next()?, words.next()?);
@@ -54,7 +54,7 @@ pub fn write(dir: &Path, st: &Status) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(".{FILE}.tmp"));
     let body = format!("{} {} {}\n{}\n", st.pid, st.generation, if st.ok { "ok" } else { "failed" }, st.message);
-    crate::fsread::replace(&path(dir), &tmp, body.as_bytes(), 0o644, false)
+    bee_runtime::fsread::replace(&path(dir), &tmp, body.as_bytes(), 0o644, false)
 }
 
 /// Sends SIGHUP to `pid` and waits up to `timeout` for the reload it

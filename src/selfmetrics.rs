@@ -2,24 +2,19 @@
 
 use std::collections::HashMap;
 
-use prometheus::core::{Collector, MetricVec, MetricVecBuilder};
+use bee_runtime::{ProbeState, Reading, Status};
+use prometheus::core::{Collector, Desc, MetricVec, MetricVecBuilder};
+use prometheus::proto::MetricFamily;
 use prometheus::{Gauge, GaugeVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
-/// Handles to every self-metric, registered once.
+/// Handles to the daemon's own self-metrics, registered once. (What the
+/// runtime counts is rendered from its status by [`RuntimeMetrics`].)
 #[derive(Clone)]
 pub struct SelfMetrics {
-    pub probe_up: IntGaugeVec,
-    pub events: IntCounterVec,
-    pub events_lost: IntCounterVec,
-    pub decode_errors: IntCounterVec,
     pub series_dropped: IntCounterVec,
     pub output_errors: IntCounterVec,
     pub events_dropped: IntCounterVec,
     pub events_suppressed: IntCounterVec,
-    pub walk_seconds: GaugeVec,
-    pub walk_errors: IntCounterVec,
-    pub map_entries: IntGaugeVec,
-    pub map_max_entries: IntGaugeVec,
     pub reload_ok: IntGauge,
     pub reload_time: Gauge,
 }
@@ -34,31 +29,6 @@ impl SelfMetrics {
     pub fn register(r: &Registry) -> prometheus::Result<Self> {
         let pm = ["probe", "map"];
         Ok(SelfMetrics {
-            probe_up: reg(
-                r,
-                IntGaugeVec::new(
-                    Opts::new("beed_probe_up", "1 if the probe is loaded and attached, 0 if it failed"),
-                    &["probe"],
-                )?,
-            )?,
-            events: reg(r, IntCounterVec::new(Opts::new("beed_events_total", "Records read from ring buffers"), &pm)?)?,
-            events_lost: reg(
-                r,
-                IntCounterVec::new(
-                    Opts::new(
-                        "beed_events_lost_total",
-                        "Events the kernel side could not submit (ring buffer full), as counted by the probe",
-                    ),
-                    &["probe"],
-                )?,
-            )?,
-            decode_errors: reg(
-                r,
-                IntCounterVec::new(
-                    Opts::new("beed_decode_errors_total", "Records that did not match the map's BTF type"),
-                    &pm,
-                )?,
-            )?,
             series_dropped: reg(
                 r,
                 IntCounterVec::new(
@@ -97,25 +67,6 @@ impl SelfMetrics {
                     &["probe"],
                 )?,
             )?,
-            walk_seconds: reg(
-                r,
-                GaugeVec::new(
-                    Opts::new("beed_map_walk_duration_seconds", "Duration of the last walk of a hash or array map"),
-                    &pm,
-                )?,
-            )?,
-            walk_errors: reg(
-                r,
-                IntCounterVec::new(Opts::new("beed_map_walk_errors_total", "Map walks that failed"), &pm)?,
-            )?,
-            map_entries: reg(
-                r,
-                IntGaugeVec::new(Opts::new("beed_map_entries", "Entries found in the map at its last walk"), &pm)?,
-            )?,
-            map_max_entries: reg(
-                r,
-                IntGaugeVec::new(Opts::new("beed_map_max_entries", "The map's max_entries"), &pm)?,
-            )?,
             reload_ok: reg(
                 r,
                 IntGauge::new(
@@ -133,19 +84,12 @@ impl SelfMetrics {
         })
     }
 
-    /// Removes every series labelled with `probe`: a probe that is gone
+    /// Removes every daemon series labelled with `probe` (the runtime's go
+    /// with the probe's state): a probe that is gone
     /// (removed, renamed, or replaced by a new version) leaves nothing behind.
     pub fn forget_probe(&self, probe: &str) {
-        forget(&self.probe_up, probe);
-        forget(&self.events, probe);
-        forget(&self.events_lost, probe);
-        forget(&self.decode_errors, probe);
         forget(&self.series_dropped, probe);
         forget(&self.events_suppressed, probe);
-        forget(&self.walk_seconds, probe);
-        forget(&self.walk_errors, probe);
-        forget(&self.map_entries, probe);
-        forget(&self.map_max_entries, probe);
     }
 
     /// Records the outcome of a configuration (re)load.
@@ -167,5 +111,122 @@ fn forget<T: MetricVecBuilder>(vec: &MetricVec<T>, probe: &str) {
                 let _ = vec.remove(&labels);
             }
         }
+    }
+}
+
+/// The runtime's counters and probe states, rendered on each scrape as
+/// `beed_probe_up`, `beed_events_total`, `beed_events_lost_total`,
+/// `beed_decode_errors_total` and the `beed_map_*` families.
+pub struct RuntimeMetrics {
+    status: Status,
+    descs: Vec<Desc>,
+}
+
+/// The families the runtime's status renders to, fresh for one scrape.
+struct Families {
+    probe_up: IntGaugeVec,
+    events: IntCounterVec,
+    events_lost: IntCounterVec,
+    decode_errors: IntCounterVec,
+    walk_seconds: GaugeVec,
+    walk_errors: IntCounterVec,
+    map_entries: IntGaugeVec,
+    map_max_entries: IntGaugeVec,
+}
+
+impl Families {
+    fn new() -> prometheus::Result<Self> {
+        let pm = ["probe", "map"];
+        Ok(Families {
+            probe_up: IntGaugeVec::new(
+                Opts::new("beed_probe_up", "1 if the probe is loaded and attached, 0 if it failed"),
+                &["probe"],
+            )?,
+            events: IntCounterVec::new(Opts::new("beed_events_total", "Records read from ring buffers"), &pm)?,
+            events_lost: IntCounterVec::new(
+                Opts::new(
+                    "beed_events_lost_total",
+                    "Events the kernel side could not submit (ring buffer full), as counted by the probe",
+                ),
+                &["probe"],
+            )?,
+            decode_errors: IntCounterVec::new(
+                Opts::new("beed_decode_errors_total", "Records that did not match the map's BTF type"),
+                &pm,
+            )?,
+            walk_seconds: GaugeVec::new(
+                Opts::new("beed_map_walk_duration_seconds", "Duration of the last walk of a hash or array map"),
+                &pm,
+            )?,
+            walk_errors: IntCounterVec::new(Opts::new("beed_map_walk_errors_total", "Map walks that failed"), &pm)?,
+            map_entries: IntGaugeVec::new(
+                Opts::new("beed_map_entries", "Entries found in the map at its last walk"),
+                &pm,
+            )?,
+            map_max_entries: IntGaugeVec::new(Opts::new("beed_map_max_entries", "The map's max_entries"), &pm)?,
+        })
+    }
+
+    fn collectors(&self) -> [&dyn Collector; 8] {
+        [
+            &self.probe_up,
+            &self.events,
+            &self.events_lost,
+            &self.decode_errors,
+            &self.walk_seconds,
+            &self.walk_errors,
+            &self.map_entries,
+            &self.map_max_entries,
+        ]
+    }
+
+    fn fill(&self, name: &str, state: &ProbeState) {
+        let stats = match state {
+            ProbeState::Up(stats) => stats,
+            ProbeState::Failed(_) => {
+                self.probe_up.with_label_values(&[name]).set(0);
+                return;
+            }
+        };
+        self.probe_up.with_label_values(&[name]).set(1);
+        if let Some(lost) = &stats.lost {
+            self.events_lost.with_label_values(&[name]).inc_by(lost.get());
+        }
+        for m in &stats.maps {
+            let l = [name, m.map.as_str()];
+            self.decode_errors.with_label_values(&l).inc_by(m.decode_errors.get());
+            if m.reading == Reading::Events {
+                self.events.with_label_values(&l).inc_by(m.records.get());
+                continue;
+            }
+            self.walk_seconds.with_label_values(&l).set(m.walk_nanos.get() as f64 / 1e9);
+            self.walk_errors.with_label_values(&l).inc_by(m.walk_errors.get());
+            self.map_entries.with_label_values(&l).set(m.entries.get());
+            if m.reading == Reading::Walked {
+                self.map_max_entries.with_label_values(&l).set(i64::from(m.max_entries));
+            }
+        }
+    }
+}
+
+impl RuntimeMetrics {
+    /// Registers the runtime's families in `r`, read from `status`.
+    pub fn register(r: &Registry, status: Status) -> prometheus::Result<()> {
+        let descs = Families::new()?.collectors().iter().flat_map(|c| c.desc().into_iter().cloned()).collect();
+        r.register(Box::new(RuntimeMetrics { status, descs }))
+    }
+}
+
+impl Collector for RuntimeMetrics {
+    fn desc(&self) -> Vec<&Desc> {
+        self.descs.iter().collect()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let Ok(f) = Families::new() else { return Vec::new() };
+        for (name, state) in self.status.lock().iter() {
+            f.fill(name, state);
+        }
+        f.collectors().iter().flat_map(|c| c.collect()).collect()
     }
 }

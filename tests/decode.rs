@@ -3,9 +3,9 @@
 
 mod common;
 
-use beed::decode;
-use beed::probe::{inspect, MapSpec};
-use beed::schema::{FieldKind, Plan};
+use bee_object::decode;
+use bee_object::schema::{FieldKind, Plan};
+use bee_object::{inspect, MapSpec};
 use common::{compile, fixture, TestResult};
 
 fn specs(name: &str) -> Result<Vec<MapSpec>, Box<dyn std::error::Error>> {
@@ -15,12 +15,9 @@ fn specs(name: &str) -> Result<Vec<MapSpec>, Box<dyn std::error::Error>> {
     Ok(inspect(&bytes, &obj.display().to_string())?)
 }
 
-fn value_plan<'a>(specs: &'a [MapSpec], map: &str) -> &'a Plan {
+fn value_plan<'a>(specs: &'a [MapSpec], map: &str) -> Result<&'a Plan, String> {
     let spec = specs.iter().find(|s| s.name == map);
-    match spec.and_then(|s| s.value.as_ref()) {
-        Some(p) => p,
-        None => panic!("map {map} has no value plan in {specs:?}"),
-    }
+    spec.and_then(|s| s.value.as_ref()).ok_or_else(|| format!("map {map} has no value plan in {specs:?}"))
 }
 
 fn put(buf: &mut [u8], off: usize, bytes: &[u8]) {
@@ -48,7 +45,7 @@ fn watched_maps_are_found_by_prefix() -> TestResult {
 #[test]
 fn unpacked_struct_offsets_follow_btf() -> TestResult {
     let s = specs("decode_types.bpf.c")?;
-    let p = value_plan(&s, "print_all");
+    let p = value_plan(&s, "print_all")?;
     assert_eq!(p.size, 104);
     let layout: Vec<(&str, usize)> = p.fields.iter().map(|f| (f.name.as_str(), f.offset)).collect();
     assert_eq!(
@@ -85,7 +82,7 @@ fn unpacked_struct_offsets_follow_btf() -> TestResult {
 #[test]
 fn every_kind_decodes_to_json() -> TestResult {
     let s = specs("decode_types.bpf.c")?;
-    let p = value_plan(&s, "print_all");
+    let p = value_plan(&s, "print_all")?;
     // padding bytes are garbage, as in a ring buffer record
     let mut r = vec![0xAAu8; 104];
     put(&mut r, 0, &[250]);
@@ -133,7 +130,7 @@ fn every_kind_decodes_to_json() -> TestResult {
 #[test]
 fn packed_struct() -> TestResult {
     let s = specs("decode_types.bpf.c")?;
-    let p = value_plan(&s, "print_packed");
+    let p = value_plan(&s, "print_packed")?;
     assert_eq!(p.size, 11);
     let mut r = vec![0u8; 11];
     put(&mut r, 0, &[7]);
@@ -146,7 +143,7 @@ fn packed_struct() -> TestResult {
 #[test]
 fn short_records_are_refused() -> TestResult {
     let s = specs("decode_types.bpf.c")?;
-    let p = value_plan(&s, "print_packed");
+    let p = value_plan(&s, "print_packed")?;
     let mut out = String::new();
     assert!(!decode::write_json_object(p, &[1, 2, 3], &mut out));
     assert!(out.is_empty());
@@ -214,7 +211,7 @@ fn non_bpf_and_truncated_objects_are_clear_errors() -> TestResult {
 #[test]
 fn in6_addr_and_bitfields() -> TestResult {
     let s = specs("decode_types.bpf.c")?;
-    let p = value_plan(&s, "print_v6");
+    let p = value_plan(&s, "print_v6")?;
     assert_eq!(p.field("addr").map(|f| &f.kind), Some(&FieldKind::Ipv6));
     let mut r = vec![0u8; p.size];
     r[0] = 0x20;

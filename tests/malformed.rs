@@ -6,8 +6,8 @@ mod common;
 
 use std::process::Command;
 
-use beed::normalize::normalize;
-use beed::probe::inspect;
+use bee_object::inspect;
+use bee_object::normalize::normalize;
 use common::{fixture, is_root, sample, TestResult};
 
 fn legacy_object(dir: &std::path::Path) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
@@ -17,7 +17,7 @@ fn legacy_object(dir: &std::path::Path) -> Result<Vec<u8>, Box<dyn std::error::E
 }
 
 fn section(obj: &[u8], name: &str) -> Option<(usize, usize)> {
-    let elf = beed::elf::Elf::parse(obj, "x").ok()?;
+    let elf = bee_object::elf::Elf::parse(obj, "x").ok()?;
     let s = elf.sections.iter().find(|s| s.name == name)?;
     Some((s.offset, s.size))
 }
@@ -129,10 +129,10 @@ fn fuzz_regressions_do_not_panic() -> TestResult {
         std::panic::catch_unwind(|| {
             let _ = inspect(&data, &name);
             let _ = normalize(&data, &name);
-            if let Ok(btf) = beed::btf::Btf::parse(&data, &name) {
-                let _ = beed::schema::map_defs(&btf);
+            if let Ok(btf) = bee_object::btf::Btf::parse(&data, &name) {
+                let _ = bee_object::schema::map_defs(&btf);
                 for id in 0..btf.types.len().min(256) as u32 {
-                    let _ = beed::schema::plan(&btf, id, "m", "value");
+                    let _ = bee_object::schema::plan(&btf, id, "m", "value");
                 }
             }
         })

@@ -84,7 +84,7 @@ fn run_matrix(legacy: bool) -> TestResult {
         let v = e["v"].as_u64().ok_or("v not a number")?;
         let want_d = {
             let mut s = String::new();
-            beed::decode::write_duration(&mut s, v * 1000);
+            bee_object::decode::write_duration(&mut s, v * 1000);
             s
         };
         assert_eq!(e["d"], want_d.as_str(), "{e}");

@@ -7,10 +7,10 @@ use std::time::Instant;
 use prometheus::{IntCounter, IntCounterVec};
 
 use crate::config::EventOutput;
-use crate::decode;
-use crate::schema::Plan;
 use crate::sinks::journal::{self, Journal};
 use crate::sinks::queue::LineQueue;
+use bee_object::decode;
+use bee_object::schema::Plan;
 
 enum Target {
     Stdout(LineQueue),

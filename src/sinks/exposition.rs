@@ -186,7 +186,7 @@ pub fn push_value(out: &mut String, v: f64) {
     } else if v.is_infinite() {
         out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
     } else if v.fract() == 0.0 && v.abs() < 1e15 {
-        crate::decode::push_i64(out, v as i64);
+        bee_object::decode::push_i64(out, v as i64);
     } else {
         let _ = write!(out, "{v}");
     }

@@ -7,8 +7,8 @@ use std::io;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 
-use crate::decode;
-use crate::schema::Plan;
+use bee_object::decode;
+use bee_object::schema::Plan;
 
 /// Default socket of journald.
 pub const SOCKET: &str = "/run/systemd/journal/socket";

@@ -3,10 +3,10 @@
 use prometheus::proto::LabelPair;
 
 use crate::config::MapConfig;
-use crate::convention::Output;
-use crate::decode;
 use crate::error::{Error, Result};
-use crate::schema::{Field, Plan};
+use bee_object::convention::Output;
+use bee_object::decode;
+use bee_object::schema::{Field, Plan};
 
 /// A valid Prometheus label name for a struct field (`probe` and `le` are
 /// beed's and Prometheus' own, so such fields become `field_probe`, `field_le`).
@@ -96,7 +96,7 @@ pub fn label_pairs(names: &[String], fields: &[Field], rec: &[u8]) -> Vec<LabelP
 /// `exclude` (the value or slot field), narrowed by the map's `labels` and
 /// `drop` settings. Unknown names in the settings are errors.
 pub fn select(map: &str, plan: &Plan, cfg: &MapConfig, exclude: &[&str]) -> Result<Vec<Field>> {
-    let err = |reason: String| Error::Map { map: map.to_string(), reason };
+    let err = |reason: String| Error::map(map, reason);
     for name in cfg.labels.iter().flatten().chain(cfg.drop.iter()) {
         match plan.field(name) {
             None => {
@@ -125,7 +125,7 @@ pub fn select(map: &str, plan: &Plan, cfg: &MapConfig, exclude: &[&str]) -> Resu
 /// The field whose value an event gauge or histogram uses: the configured
 /// one, else `le` (hist only), else `value`.
 pub fn value_field(map: &str, plan: &Plan, cfg: &MapConfig, output: Output) -> Result<Field> {
-    let err = |reason: String| Error::Map { map: map.to_string(), reason };
+    let err = |reason: String| Error::map(map, reason);
     let candidates: Vec<&str> = match (&cfg.value, output) {
         (Some(v), _) => vec![v.as_str()],
         (None, Output::Hist) => vec!["le", "value"],
@@ -150,7 +150,7 @@ pub fn value_field(map: &str, plan: &Plan, cfg: &MapConfig, output: Output) -> R
 /// The slot (bucket index) field of a hash histogram's key: the configured
 /// one, else `slot`, else `bucket`; it must be an integer.
 pub fn slot_field(probe: &str, map: &str, key: &Plan, cfg: &MapConfig) -> Result<Field> {
-    let err = |reason: String| Error::Map { map: map.to_string(), reason };
+    let err = |reason: String| Error::map(map, reason);
     let names: Vec<&str> = match &cfg.slot {
         Some(s) => vec![s.as_str()],
         None => vec!["slot", "bucket"],
@@ -162,7 +162,7 @@ pub fn slot_field(probe: &str, map: &str, key: &Plan, cfg: &MapConfig) -> Result
             names.join("` or `"),
         ))
     })?;
-    if !matches!(slot.kind, crate::schema::FieldKind::Unsigned(_) | crate::schema::FieldKind::Signed(_)) {
+    if !matches!(slot.kind, bee_object::schema::FieldKind::Unsigned(_) | bee_object::schema::FieldKind::Signed(_)) {
         return Err(err(format!("slot field `{}` must be an integer", slot.name)));
     }
     Ok(slot)

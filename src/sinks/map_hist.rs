@@ -8,16 +8,17 @@ use std::sync::MutexGuard;
 
 use std::fmt::Write as _;
 
+use bee_runtime::Count;
 use prometheus::core::Desc;
 use prometheus::{IntCounter, Registry};
 
 use crate::config::Scheme;
-use crate::decode::{self, Value};
 use crate::error::{Error, Result};
 use crate::fasthash::FastMap;
-use crate::schema::Field;
 use crate::sinks::exposition::{self, Registered, Samples, TextRegistry};
 use crate::sinks::labels;
+use bee_object::decode::{self, Value};
+use bee_object::schema::Field;
 
 /// Bucket bounds of slot `i`: (lower, inclusive upper).
 pub fn slot_bounds(scheme: Scheme, step: f64, i: u64) -> (f64, f64) {
@@ -59,7 +60,7 @@ pub struct State {
     scratch: Vec<u8>,
     dropped: IntCounter,
     refused: labels::Refused,
-    decode_errors: IntCounter,
+    decode_errors: Count,
 }
 
 impl State {
@@ -167,7 +168,7 @@ pub struct Spec<'a> {
     pub step: f64,
     pub max_series: usize,
     pub dropped: IntCounter,
-    pub decode_errors: IntCounter,
+    pub decode_errors: Count,
 }
 
 impl MapHist {

@@ -7,14 +7,15 @@
 use std::collections::HashMap;
 use std::sync::MutexGuard;
 
+use bee_runtime::Count;
 use prometheus::core::Desc;
 use prometheus::{IntCounter, Registry};
 
 use crate::error::{Error, Result};
 use crate::fasthash::FastMap;
-use crate::schema::{Field, Plan};
 use crate::sinks::exposition::{self, Registered, Samples, TextRegistry};
 use crate::sinks::labels;
+use bee_object::schema::{Field, Plan};
 
 struct Series {
     /// `{probe="x",saddr="…"} ` (with the trailing space), rendered once.
@@ -39,7 +40,7 @@ pub struct State {
     max_series: usize,
     dropped: IntCounter,
     refused: labels::Refused,
-    decode_errors: IntCounter,
+    decode_errors: Count,
 }
 
 impl State {
@@ -125,7 +126,7 @@ impl MapSeries {
         fields: Vec<Field>,
         max_series: usize,
         dropped: IntCounter,
-        decode_errors: IntCounter,
+        decode_errors: Count,
     ) -> Result<Self> {
         let names: Vec<String> = fields.iter().map(|f| labels::label_name(&f.name)).collect();
         let merr = |e: prometheus::Error| Error::Metric { name: name.to_string(), reason: e.to_string() };

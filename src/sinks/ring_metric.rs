@@ -4,14 +4,15 @@
 //! by their raw bytes, so a known label set costs one hash lookup and an
 //! atomic update.
 
+use bee_runtime::Count;
 use prometheus::core::Collector;
 use prometheus::{Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry};
 
-use crate::decode;
 use crate::error::{Error, Result};
 use crate::fasthash::FastMap;
-use crate::schema::{Field, FieldKind, Plan};
 use crate::sinks::labels;
+use bee_object::decode;
+use bee_object::schema::{Field, FieldKind, Plan};
 
 /// Which metric an event map feeds.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,7 +58,7 @@ pub struct RingMetric {
     last: Option<(Vec<u8>, Handle)>,
     max_series: usize,
     dropped: IntCounter,
-    decode_errors: IntCounter,
+    decode_errors: Count,
 }
 
 /// Everything needed to build a [`RingMetric`].
@@ -72,7 +73,7 @@ pub struct Spec<'a> {
     pub value: Option<Field>,
     pub max_series: usize,
     pub dropped: IntCounter,
-    pub decode_errors: IntCounter,
+    pub decode_errors: Count,
 }
 
 impl RingMetric {

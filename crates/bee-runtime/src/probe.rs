@@ -1,19 +1,19 @@
 //! Probe lifecycle: read the object, find its watched maps and their decode
 //! plans in BTF, open it with libbpf (CO-RE), load, attach every program.
 
-use std::path::PathBuf;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
+use bee_object::convention::Output;
+use bee_object::object::{map_type, specs_of, MapSpec};
+use bee_object::schema::{self, Plan};
+use bee_object::{parse_object, LOST_MAP};
 use libbpf_rs::{MapCore, MapHandle, MapType, Object, ObjectBuilder};
 
-use crate::btf::Btf;
-use crate::config::{MapConfig, ProbeConfig, ProbeSource};
-use crate::convention::Output;
-use crate::elf::Elf;
 use crate::error::{Error, Result};
-use crate::logging::capture_libbpf;
-use crate::schema::{self, Plan};
-use crate::sinks::labels;
+use crate::libbpf_log::capture_libbpf;
+use crate::spec::{AttachTarget, ObjectSource, ProbeSpec};
 
 /// A watched map of a loaded probe.
 #[derive(Debug)]
@@ -40,14 +40,10 @@ pub struct LostMap {
     pub percpu: bool,
 }
 
-/// Name of the map a probe counts its own drops in.
-pub const LOST_MAP: &str = "beed_lost";
-
 /// A loaded and attached probe. Dropping it detaches and unloads it.
 pub struct Probe {
     pub name: String,
     pub interval: Duration,
-    pub map_configs: std::collections::BTreeMap<String, crate::config::MapConfig>,
     pub maps: Vec<WatchedMap>,
     pub programs: Vec<String>,
     /// The probe's own drop counter: an ARRAY or PERCPU_ARRAY named
@@ -59,79 +55,41 @@ pub struct Probe {
     object: Object,
 }
 
-impl Probe {
-    /// The `[probes.NAME.maps.MAP]` settings of a map, if any.
-    pub fn map_config(&self, map: &str) -> Option<&crate::config::MapConfig> {
-        self.map_configs.get(map)
-    }
-}
-
-/// What a watched map looks like before libbpf loads anything.
-#[derive(Debug, Clone)]
-pub struct MapSpec {
-    pub name: String,
-    pub output: Output,
-    /// `enum bpf_map_type` from the definition.
-    pub map_type: Option<u32>,
-    pub key: Option<Plan>,
-    pub value: Option<Plan>,
-}
-
-/// Reads the watched maps and their plans from an object's BTF, without
-/// touching the kernel (used at load and by tests/tools).
-pub fn inspect(bytes: &[u8], what: &str) -> Result<Vec<MapSpec>> {
-    let (_, btf) = parse_object(bytes, what)?;
-    specs_of(&btf)
-}
-
-/// The object's ELF sections and BTF, once its map and program types are
-/// known to be ones beed supports.
-pub fn parse_object<'a>(bytes: &'a [u8], what: &str) -> Result<(Elf<'a>, Btf)> {
-    let elf = Elf::parse(bytes, what)?;
-    let Some(btf_data) = elf.section_data(".BTF") else {
-        return Err(Error::btf(what, "the object has no .BTF section: compile with clang -g"));
-    };
-    let btf = Btf::parse(btf_data, what)?;
-    crate::validate::check(&elf, &btf, what)?;
-    Ok((elf, btf))
-}
-
-fn specs_of(btf: &Btf) -> Result<Vec<MapSpec>> {
-    let mut specs = Vec::new();
-    for def in schema::map_defs(btf)? {
-        let Some(output) = Output::of_map(&def.name, &def.section) else { continue };
-        let value = match def.value {
-            Some(v) => Some(schema::plan(btf, v, &def.name, "value")?),
-            None => None,
-        };
-        let key = match def.key {
-            Some(k) => Some(schema::plan(btf, k, &def.name, "key")?),
-            None => None,
-        };
-        specs.push(MapSpec { name: def.name, output, map_type: def.map_type, key, value });
-    }
-    Ok(specs)
-}
-
 /// Largest probe object (or `btf_path` file) beed reads: a probe's object
 /// is kilobytes, a kernel's whole BTF some megabytes.
 pub const MAX_OBJECT_BYTES: u64 = 256 << 20;
 
-fn object_bytes(cfg: &ProbeConfig) -> Result<(std::borrow::Cow<'static, [u8]>, String)> {
-    match &cfg.source {
-        ProbeSource::Builtin(b) => Ok(((*b).into(), format!("built-in probe {}", cfg.name))),
-        ProbeSource::File(p) => {
-            let bytes = crate::fsread::read_regular(p, MAX_OBJECT_BYTES)
-                .map_err(|cause| Error::Io { path: p.clone(), cause })?;
-            Ok((bytes.into(), p.display().to_string()))
-        }
+/// A probe's object as read: its bytes and a name for messages (the path,
+/// or `built-in probe NAME`).
+pub struct ObjectBytes {
+    what: String,
+    bytes: Cow<'static, [u8]>,
+}
+
+impl ObjectBytes {
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    pub fn what(&self) -> &str {
+        &self.what
     }
 }
 
-/// `enum bpf_map_type` numbers beed watches.
-const RINGBUF: u32 = 27;
-const PERF_EVENT_ARRAY: u32 = 4;
-const KEYED: [u32; 6] = [1, 2, 5, 6, 9, 10]; // HASH, ARRAY, PERCPU_HASH, PERCPU_ARRAY, LRU_HASH, LRU_PERCPU_HASH
+/// Reads a probe's object (a file is read once, bounded, and must be a
+/// regular file; bytes are borrowed).
+pub fn read_object(spec: &ProbeSpec) -> Result<ObjectBytes> {
+    match &spec.object {
+        ObjectSource::Bytes { bytes, .. } => {
+            Ok(ObjectBytes { what: format!("built-in probe {}", spec.name), bytes: bytes.clone() })
+        }
+        ObjectSource::File(p) => {
+            let bytes = crate::fsread::read_regular(p, MAX_OBJECT_BYTES)
+                .map_err(|cause| Error::Io { path: p.clone(), cause })?;
+            Ok(ObjectBytes { what: p.display().to_string(), bytes: bytes.into() })
+        }
+    }
+}
 
 /// A probe whose configuration was checked against its object, without the
 /// kernel: everything `--check-config` can know.
@@ -155,125 +113,67 @@ impl Checked {
     }
 }
 
-/// Checks a probe's configuration against its object: supported map and
-/// program types, watched maps and their types, every `[probes.NAME.maps]`,
-/// `vars` and `attach` name, label, value and slot fields, map sizes.
-pub fn check(cfg: &ProbeConfig) -> Result<Checked> {
-    let (bytes, what) = object_bytes(cfg)?;
-    if let Some(b) = &cfg.btf_path {
+/// Checks a probe's specification against its object without the kernel:
+/// supported map and program types, watched maps and their types, every
+/// `max_entries`, `vars` and `attach` name.
+pub fn check(spec: &ProbeSpec, object: &ObjectBytes) -> Result<Checked> {
+    let what = object.what.clone();
+    if let Some(b) = &spec.btf_path {
         // libbpf reads it with blocking, unbounded reads: make sure it is a file
         crate::fsread::read_regular(b, MAX_OBJECT_BYTES).map_err(|cause| Error::Io { path: b.clone(), cause })?;
     }
-    let (elf, btf) = parse_object(&bytes, &what)?;
+    let (elf, btf) = parse_object(&object.bytes, &what)?;
     let specs = specs_of(&btf)?;
     let defs = schema::map_defs(&btf)?;
-    for (name, mc) in &cfg.maps {
-        let setting = |reason: String| Error::Setting { what: format!("probes.{}.maps.{name}", cfg.name), reason };
-        let watched = specs.iter().find(|s| s.name == *name);
-        let only_size = MapConfig { max_entries: None, ..mc.clone() } == MapConfig::default();
-        if watched.is_none() && !(only_size && defs.iter().any(|d| d.name == *name)) {
+    for (name, &n) in &spec.max_entries {
+        let setting = |reason: String| Error::Setting { what: format!("probes.{}.maps.{name}", spec.name), reason };
+        let Some(def) = defs.iter().find(|d| d.name == *name) else {
             let known: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
             return Err(setting(format!(
-                "the object has no watched map `{name}` (watched maps: {}{})",
+                "the object has no watched map `{name}` (watched maps: {}; max_entries may name any map)",
                 known.join(", "),
-                if only_size { "; max_entries may name any map" } else { "" }
+            )));
+        };
+        if def.map_type == Some(map_type::RINGBUF) && !(n.is_power_of_two() && n >= 4096) {
+            return Err(setting(format!(
+                "max_entries = {n}: a ring buffer's size is in bytes, a power of two and at least 4096"
             )));
         }
-        if let (Some(n), Some(def)) = (mc.max_entries, defs.iter().find(|d| d.name == *name)) {
-            if def.map_type == Some(RINGBUF) && !(n.is_power_of_two() && n >= 4096) {
-                return Err(setting(format!(
-                    "max_entries = {n}: a ring buffer's size is in bytes, a power of two and at least 4096"
-                )));
-            }
-        }
     }
-    for spec in &specs {
-        let default_cfg = MapConfig::default();
-        check_map(&cfg.name, spec, cfg.maps.get(&spec.name).unwrap_or(&default_cfg))?;
+    for s in &specs {
+        s.check_watchable()?;
     }
     let programs = elf.programs();
-    for prog in cfg.attach.keys() {
+    for prog in spec.attach.keys() {
         if !programs.iter().any(|(p, _)| p == prog) {
             let known: Vec<&str> = programs.iter().map(|(p, _)| p.as_str()).collect();
             return Err(Error::Setting {
-                what: format!("probes.{}.attach.{prog}", cfg.name),
+                what: format!("probes.{}.attach.{prog}", spec.name),
                 reason: format!("the object has no program `{prog}` (programs: {})", known.join(", ")),
             });
         }
     }
-    let var_writes = crate::vars::plan(&elf, &btf, &cfg.name, &cfg.vars)?;
+    let var_writes = bee_object::vars::plan(&elf, &btf, &spec.name, &spec.vars)?;
     if !var_writes.is_empty() && elf.section_index(".rodata").is_none() {
         return Err(Error::Setting {
-            what: format!("probes.{}.vars", cfg.name),
+            what: format!("probes.{}.vars", spec.name),
             reason: "the object has no .rodata map to set `const volatile` variables in".into(),
         });
     }
     // section-suffix spelling (.maps.print, ...): merge into one .maps for libbpf
-    let bytes = crate::normalize::normalize(&bytes, &what)?.into_owned();
+    let bytes = bee_object::normalize::normalize(&object.bytes, &what)?.into_owned();
     Ok(Checked { what, bytes, specs, var_writes })
-}
-
-/// Checks one watched map: its type, its key and value types, and its
-/// settings (label, value and slot fields).
-fn check_map(probe: &str, spec: &MapSpec, cfg: &MapConfig) -> Result<()> {
-    let err = |reason: String| Error::Map { map: spec.name.clone(), reason };
-    let value = spec
-        .value
-        .as_ref()
-        .ok_or_else(|| err("has no BTF value type: declare it with __type(value, struct your_event)".into()))?;
-    match spec.map_type {
-        Some(RINGBUF | PERF_EVENT_ARRAY) => match spec.output {
-            Output::Print => {}
-            Output::Counter => {
-                labels::select(&spec.name, value, cfg, &[])?;
-            }
-            output => {
-                let v = labels::value_field(&spec.name, value, cfg, output)?;
-                labels::select(&spec.name, value, cfg, &[v.name.as_str()])?;
-            }
-        },
-        Some(t) if KEYED.contains(&t) => {
-            let key =
-                spec.key.as_ref().ok_or_else(|| err("has no BTF key type: declare it with __type(key, ...)".into()))?;
-            if spec.output != Output::Print {
-                let numeric = value.fields.len() == 1 && value.fields[0].kind.is_numeric();
-                if !numeric {
-                    return Err(err(format!(
-                        "a {} map's value must be one number (u64, s64, duration, ...), not {}",
-                        spec.output, value.type_name
-                    )));
-                }
-            }
-            match spec.output {
-                Output::Print => {}
-                Output::Hist => {
-                    let slot = labels::slot_field(probe, &spec.name, key, cfg)?;
-                    labels::select(&spec.name, key, cfg, &[slot.name.as_str()])?;
-                }
-                _ => {
-                    labels::select(&spec.name, key, cfg, &[])?;
-                }
-            }
-        }
-        other => {
-            return Err(err(format!(
-                "map type {} cannot be watched (use RINGBUF, PERF_EVENT_ARRAY, HASH, LRU_HASH, ARRAY or their per-CPU variants)",
-                other.map_or("(none)".to_string(), crate::validate::map_type_name)
-            )))
-        }
-    }
-    Ok(())
 }
 
 /// Loads a checked probe into the kernel (verifier included) without
 /// attaching anything: `--check-config --load`.
-pub fn verify(cfg: &ProbeConfig, checked: &Checked) -> Result<()> {
+pub fn verify(cfg: &ProbeSpec, checked: &Checked) -> Result<()> {
     open_and_load(cfg, checked).map(drop)
 }
 
 /// Opens the checked object with libbpf, sizes its maps, sets its variables
 /// and loads it.
-fn open_and_load(cfg: &ProbeConfig, checked: &Checked) -> Result<Object> {
+fn open_and_load(cfg: &ProbeSpec, checked: &Checked) -> Result<Object> {
     let what = &checked.what;
     let mut builder = ObjectBuilder::default();
     builder.name(&cfg.name).map_err(|e| Error::libbpf(format!("{what}: naming object"), e))?;
@@ -291,7 +191,7 @@ fn open_and_load(cfg: &ProbeConfig, checked: &Checked) -> Result<Object> {
     for mut m in open.maps_mut() {
         let name = m.name().to_string_lossy().into_owned();
         let sizing = |e| Error::libbpf(format!("map {name}: resizing for the kernel"), e);
-        if let Some(n) = cfg.maps.get(&name).and_then(|c| c.max_entries) {
+        if let Some(&n) = cfg.max_entries.get(&name) {
             m.set_max_entries(n).map_err(sizing)?;
         }
         if m.map_type() == MapType::RingBuf && m.value_size() != 0 {
@@ -352,7 +252,7 @@ fn human_bytes(n: u64) -> String {
 /// The error of a failed load, with the likeliest cause: a map the kernel
 /// had no memory for, missing kernel BTF, a verifier rejection (with its
 /// log), a program type the kernel lacks.
-fn load_error(cfg: &ProbeConfig, checked: &Checked, sizes: &[(String, u64)], log: &str, e: libbpf_rs::Error) -> Error {
+fn load_error(cfg: &ProbeSpec, checked: &Checked, sizes: &[(String, u64)], log: &str, e: libbpf_rs::Error) -> Error {
     let what = &checked.what;
     // libbpf: "map 'NAME': failed to create: -ENOMEM" (or E2BIG)
     let failed_map = log.lines().find_map(|l| {
@@ -396,37 +296,21 @@ fn load_error(cfg: &ProbeConfig, checked: &Checked, sizes: &[(String, u64)], log
     }
 }
 
-/// Loads and attaches one probe.
-pub fn load(cfg: &ProbeConfig) -> Result<Probe> {
-    let mut probe = open(cfg)?;
-    probe.attach(&cfg.attach)?;
-    Ok(probe)
-}
-
-/// Loads one probe into the kernel (verifier included) without attaching
-/// it: a reload loads the new version while the old one still runs.
-pub fn open(cfg: &ProbeConfig) -> Result<Probe> {
-    let checked = check(cfg)?;
-    let object = open_and_load(cfg, &checked)?;
+/// Loads a checked probe into the kernel (verifier included) without
+/// attaching it: a reload loads the new version while the old one still
+/// runs.
+pub fn open(spec: &ProbeSpec, checked: Checked) -> Result<Probe> {
+    let object = open_and_load(spec, &checked)?;
     let programs = object.progs().map(|p| p.name().to_string_lossy().into_owned()).collect();
     let maps = watched_maps(&object, checked.specs)?;
     let lost = lost_map(&object)?;
-    Ok(Probe {
-        lost,
-        name: cfg.name.clone(),
-        interval: cfg.interval,
-        map_configs: cfg.maps.clone(),
-        maps,
-        programs,
-        links: Vec::new(),
-        object,
-    })
+    Ok(Probe { lost, name: spec.name.clone(), interval: spec.interval, maps, programs, links: Vec::new(), object })
 }
 
 impl Probe {
     /// Attaches every program (`attach` gives targets by program name).
     /// On failure nothing of this probe stays attached.
-    pub fn attach(&mut self, attach: &std::collections::BTreeMap<String, crate::config::AttachConfig>) -> Result<()> {
+    pub fn attach(&mut self, attach: &BTreeMap<String, AttachTarget>) -> Result<()> {
         self.links.clear();
         for prog in self.object.progs_mut() {
             let name = prog.name().to_string_lossy().into_owned();
@@ -509,12 +393,4 @@ fn object_prog_section(bytes: &[u8], prog: &str) -> Option<String> {
     let s =
         open.progs().find(|p| p.name().to_string_lossy() == prog).map(|p| p.section().to_string_lossy().into_owned());
     s
-}
-
-/// Where a probe comes from, for status lines.
-pub fn describe_source(cfg: &ProbeConfig) -> String {
-    match &cfg.source {
-        ProbeSource::Builtin(_) => "built-in".into(),
-        ProbeSource::File(p) => PathBuf::from(p).display().to_string(),
-    }
 }

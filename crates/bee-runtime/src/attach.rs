@@ -8,9 +8,9 @@ use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 
 use libbpf_rs::{Link, ProgramMut};
 
-use crate::config::AttachConfig;
 use crate::error::{Error, Result};
-use crate::logging::capture_libbpf;
+use crate::libbpf_log::capture_libbpf;
+use crate::spec::AttachTarget as AttachConfig;
 use crate::tc::{Direction, TcAttachment};
 
 /// Something attached; detaches when dropped.
@@ -22,7 +22,7 @@ pub enum Attachment {
 }
 
 /// The kind of attach point a section name asks for.
-pub use crate::validate::section_kind;
+pub use bee_object::validate::section_kind;
 
 /// Capability numbers (linux/capability.h).
 const CAP_NET_ADMIN: u32 = 12;

@@ -7,6 +7,29 @@ use crate::btf::{Btf, Kind};
 use crate::elf::Elf;
 use crate::error::{Error, Result};
 
+/// A value to set a variable to, as a front end read it (from TOML, a
+/// command line, ...).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Bool(bool),
+    Int(i64),
+    Str(String),
+    /// Anything else, by the name of its type in the source (`float`,
+    /// `array`, ...): always refused, with that name in the message.
+    Other(String),
+}
+
+impl Value {
+    fn type_str(&self) -> &str {
+        match self {
+            Value::Bool(_) => "boolean",
+            Value::Int(_) => "integer",
+            Value::Str(_) => "string",
+            Value::Other(t) => t,
+        }
+    }
+}
+
 /// A variable of `.rodata` that config can set.
 #[derive(Debug, Clone)]
 pub struct RodataVar {
@@ -46,40 +69,41 @@ pub fn rodata_vars(elf: &Elf<'_>, btf: &Btf) -> Vec<RodataVar> {
 }
 
 /// Encodes `value` for variable `var`, checking type and range.
-pub fn encode(btf: &Btf, probe: &str, var: &RodataVar, value: &toml::Value) -> Result<Vec<u8>> {
+pub fn encode(btf: &Btf, probe: &str, var: &RodataVar, value: &Value) -> Result<Vec<u8>> {
     let e = |r: String| err(probe, &var.name, r);
     let id = btf.resolve(var.type_id).ok_or_else(|| e("unresolvable type".into()))?;
     let t = btf.get(id).ok_or_else(|| e("dangling type".into()))?;
     match (&t.kind, value) {
-        (Kind::Int { is_bool: true, size, .. }, toml::Value::Boolean(b)) => {
+        (Kind::Int { is_bool: true, size, .. }, Value::Bool(b)) => {
             let mut v = vec![0u8; *size as usize];
             if let Some(first) = v.first_mut() {
                 *first = u8::from(*b);
             }
             Ok(v)
         }
-        (Kind::Int { size, signed, is_bool: false, .. }, toml::Value::Integer(i)) => int_bytes(*i, *size, *signed)
-            .ok_or_else(|| {
+        (Kind::Int { size, signed, is_bool: false, .. }, Value::Int(i)) => {
+            int_bytes(*i, *size, *signed).ok_or_else(|| {
                 e(format!(
                     "{i} does not fit in a {}{}-bit integer",
                     if *signed { "signed " } else { "unsigned " },
                     size * 8
                 ))
-            }),
-        (Kind::Int { size, .. }, toml::Value::Boolean(b)) => {
+            })
+        }
+        (Kind::Int { size, .. }, Value::Bool(b)) => {
             int_bytes(i64::from(*b), *size, false).ok_or_else(|| e("does not fit".into()))
         }
-        (Kind::Enum { size, values, .. }, toml::Value::String(s)) => {
+        (Kind::Enum { size, values, .. }, Value::Str(s)) => {
             let v = values.iter().find(|v| v.name == *s).ok_or_else(|| {
                 let names: Vec<&str> = values.iter().map(|v| v.name.as_str()).collect();
                 e(format!("`{s}` is not one of {}", names.join(", ")))
             })?;
             int_bytes(v.value, *size, true).ok_or_else(|| e("enum value does not fit".into()))
         }
-        (Kind::Enum { size, signed, .. }, toml::Value::Integer(i)) => {
+        (Kind::Enum { size, signed, .. }, Value::Int(i)) => {
             int_bytes(*i, *size, *signed).ok_or_else(|| e(format!("{i} does not fit")))
         }
-        (Kind::Array { elem, len }, toml::Value::String(s)) => {
+        (Kind::Array { elem, len }, Value::Str(s)) => {
             let is_char = btf
                 .resolve(*elem)
                 .and_then(|x| btf.get(x))
@@ -126,12 +150,7 @@ fn int_bytes(i: i64, size: u32, signed: bool) -> Option<Vec<u8>> {
 }
 
 /// Resolves every configured variable to (offset, bytes).
-pub fn plan(
-    elf: &Elf<'_>,
-    btf: &Btf,
-    probe: &str,
-    wanted: &BTreeMap<String, toml::Value>,
-) -> Result<Vec<(usize, Vec<u8>)>> {
+pub fn plan(elf: &Elf<'_>, btf: &Btf, probe: &str, wanted: &BTreeMap<String, Value>) -> Result<Vec<(usize, Vec<u8>)>> {
     if wanted.is_empty() {
         return Ok(Vec::new());
     }

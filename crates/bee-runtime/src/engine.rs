@@ -3,12 +3,11 @@
 //! pings the watchdog from the loop itself so a stuck poller gets the
 //! service restarted.
 
-use std::cell::RefCell;
 use std::collections::hash_map::DefaultHasher;
+use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::os::fd::AsRawFd;
 use std::os::fd::{AsFd, BorrowedFd};
-use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -17,30 +16,41 @@ use std::time::{Duration, Instant};
 
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use nix::sys::eventfd::{EfdFlags, EventFd};
-use prometheus::Registry;
 
-use crate::config::{Config, EventOutput, ProbeConfig, ProbeSource};
+use crate::consumer::Consumers;
+use crate::error::Error;
 use crate::mapwatch::{self, MapWatch};
 use crate::probe::{self, Probe};
 use crate::ringbuf;
-use crate::selfmetrics::SelfMetrics;
-use crate::sinks::events::Events;
-use crate::sinks::exposition::TextRegistry;
-use crate::sinks::Context;
+use crate::spec::ProbeSpec;
+use crate::stats::{Count, ProbeState, ProbeStats, Status};
+
+/// What the engine is asked to run: every probe, how long records may
+/// wait, and the front end's own settings (see [`Consumers::configure`]).
+#[derive(Debug, Clone)]
+pub struct Setup<S> {
+    pub probes: Vec<ProbeSpec>,
+    /// How long the engine lets records accumulate after a busy round
+    /// (fewer wakeups on the traced side).
+    pub poll_latency: Duration,
+    pub settings: S,
+}
 
 /// Outcome of loading (or reloading) the configured probes.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 pub struct LoadReport {
     /// Probes running after the operation.
     pub up: Vec<String>,
-    pub failed: Vec<(String, String)>,
+    /// Probes whose (new version) failed, with why.
+    pub failed: Vec<(String, Arc<Error>)>,
     /// Probes left untouched by a reload.
     pub kept: Vec<String>,
     /// Changed probes whose new version failed: their previous version
     /// keeps running (also listed in `failed` and `up`).
     pub kept_previous: Vec<String>,
     pub removed: Vec<String>,
-    pub output: String,
+    /// What the front end's `configure` said.
+    pub note: String,
 }
 
 impl LoadReport {
@@ -61,23 +71,25 @@ pub struct Stats {
     pub records: AtomicU64,
 }
 
-enum Command {
-    Reload(Box<Config>),
+enum Command<S> {
+    Reload(Box<Setup<S>>),
     Stop,
 }
 
 /// Handle to the running engine thread.
-pub struct EngineHandle {
+pub struct EngineHandle<S> {
     wake: Arc<EventFd>,
     /// Readable once the engine thread has ended, however it ended.
     exited: Arc<EventFd>,
-    commands: mpsc::Sender<Command>,
+    commands: mpsc::Sender<Command<S>>,
     reports: mpsc::Receiver<LoadReport>,
     thread: Option<JoinHandle<()>>,
     pub stats: Arc<Stats>,
+    /// Every configured probe's state and counters.
+    pub status: Status,
 }
 
-impl EngineHandle {
+impl<S> EngineHandle<S> {
     /// Waits for the report of the initial load (or of the last reload).
     pub fn report(&self) -> Option<LoadReport> {
         self.reports.recv().ok()
@@ -86,8 +98,8 @@ impl EngineHandle {
     /// Applies a new configuration: probes that did not change keep running
     /// untouched; added ones are loaded, removed ones detached, changed ones
     /// reloaded. Returns the report.
-    pub fn reload(&self, cfg: Config) -> Option<LoadReport> {
-        self.commands.send(Command::Reload(Box::new(cfg))).ok()?;
+    pub fn reload(&self, setup: Setup<S>) -> Option<LoadReport> {
+        self.commands.send(Command::Reload(Box::new(setup))).ok()?;
         let _ = self.wake.write(1);
         self.report()
     }
@@ -123,48 +135,54 @@ impl EngineHandle {
     }
 }
 
-struct Active {
-    config: ProbeConfig,
-    digest: u64,
+struct Active<W> {
+    spec: ProbeSpec,
+    identity: u64,
     /// Keeps the object loaded and its programs attached.
     probe: Probe,
     sources: ringbuf::Sources,
-    walks: Vec<MapWatch>,
+    walks: Vec<MapWatch<W>>,
+    stats: ProbeStats,
 }
 
-/// Starts the engine: it loads every probe of `cfg`, sends one report
-/// (read it with [`EngineHandle::report`]), then polls until stopped.
-pub fn spawn(
-    cfg: Config,
-    registry: Registry,
-    text: TextRegistry,
-    selfm: SelfMetrics,
+/// Starts the engine thread: it builds its consumers with `make` (on the
+/// engine thread, so they need not be `Send`), loads every probe of
+/// `setup`, sends one report (read it with [`EngineHandle::report`]), then
+/// polls until stopped. With `watchdog`, the poll loop pings systemd's
+/// watchdog every third of it, so a stuck poller gets the service restarted.
+pub fn spawn<C, F>(
+    setup: Setup<C::Settings>,
+    make: F,
     watchdog: Option<Duration>,
-) -> std::io::Result<EngineHandle> {
+) -> std::io::Result<EngineHandle<C::Settings>>
+where
+    C: Consumers,
+    F: FnOnce() -> Option<C> + Send + 'static,
+{
     let wake =
         Arc::new(EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK).map_err(std::io::Error::from)?);
     let exited =
         Arc::new(EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK).map_err(std::io::Error::from)?);
     let stats = Arc::new(Stats::default());
+    let status = Status::default();
     let (report_tx, reports) = mpsc::channel();
     let (commands, command_rx) = mpsc::channel();
     let thread = {
         let wake = wake.clone();
         let stats = stats.clone();
         let exited = exited.clone();
+        let status = status.clone();
         std::thread::Builder::new().name("beed-engine".into()).spawn(move || {
             // tells the main thread when this thread ends, even by a panic
-            let _exit = ExitSignal(exited);
-            let mut engine = match Engine::new(&cfg, registry, text, selfm, watchdog) {
-                Some(e) => e,
-                None => return,
-            };
-            let report = engine.apply(&cfg);
+            let _exit = ExitSignal { fd: exited, status: status.clone() };
+            let Some(consumers) = make() else { return };
+            let mut engine = Engine { consumers, active: Vec::new(), status, latency: setup.poll_latency, watchdog };
+            let report = engine.apply(setup);
             let _ = report_tx.send(report);
             engine.run(&wake, &stats, &command_rx, &report_tx);
         })?
     };
-    Ok(EngineHandle { wake, exited, commands, reports, thread: Some(thread), stats })
+    Ok(EngineHandle { wake, exited, commands, reports, thread: Some(thread), stats, status })
 }
 
 /// Fault injection for tests (`BEED_TEST_FAULT=engine-panic`): the engine
@@ -175,104 +193,78 @@ fn injected_panic() -> ! {
     panic!("injected fault (BEED_TEST_FAULT=engine-panic)")
 }
 
-/// Signals an eventfd when dropped (when the engine thread ends).
-struct ExitSignal(Arc<EventFd>);
+/// When the engine thread ends, however it ends: every probe is down (its
+/// programs were detached with it), and the eventfd tells the main thread.
+struct ExitSignal {
+    fd: Arc<EventFd>,
+    status: Status,
+}
 
 impl Drop for ExitSignal {
     fn drop(&mut self) {
-        let _ = self.0.write(1);
+        let stopped = Arc::new(Error::Stopped);
+        let states = self.status.lock().keys().map(|k| (k.clone(), ProbeState::Failed(stopped.clone()))).collect();
+        self.status.replace(states);
+        let _ = self.fd.write(1);
     }
 }
 
-/// Identity of a probe's object: the bytes of a file, the name of a
-/// built-in. An unreadable file is an error for that probe.
-fn digest(pc: &ProbeConfig) -> Result<u64, String> {
+/// A probe's identity for reload: a digest of its specification and of
+/// its object's bytes as read (and then loaded).
+fn identity(spec: &ProbeSpec, object: &probe::ObjectBytes) -> u64 {
     let mut h = DefaultHasher::new();
-    match &pc.source {
-        ProbeSource::Builtin(b) => b.hash(&mut h),
-        ProbeSource::File(f) => crate::fsread::read_regular(f, probe::MAX_OBJECT_BYTES)
-            .map_err(|e| format!("{}: {e}", f.display()))?
-            .hash(&mut h),
-    }
-    Ok(h.finish())
+    spec.hash_settings(&mut h);
+    object.bytes().hash(&mut h);
+    h.finish()
 }
 
 /// Why a probe could not be (re)loaded, with its previous version when
 /// that one keeps running.
-struct Failure {
-    reason: String,
-    prev: Option<Box<Active>>,
+struct Failure<W> {
+    reason: Error,
+    prev: Option<Box<Active<W>>>,
 }
 
-struct Engine {
-    ctx: Context,
-    active: Vec<Active>,
-    /// Probes whose last load failed (their `beed_probe_up 0` goes when
-    /// they leave the configuration).
-    failed_before: Vec<String>,
+struct Engine<C: Consumers> {
+    consumers: C,
+    active: Vec<Active<C::Walks>>,
+    /// What front ends read: every configured probe's state.
+    status: Status,
     latency: Duration,
     watchdog: Option<Duration>,
 }
 
-impl Engine {
-    fn new(
-        cfg: &Config,
-        registry: Registry,
-        text: TextRegistry,
-        selfm: SelfMetrics,
-        watchdog: Option<Duration>,
-    ) -> Option<Self> {
-        let out_errors = selfm.output_errors.with_label_values(&["events"]);
-        let suppressed = selfm.events_suppressed.clone();
-        let dropped = selfm.events_dropped.clone();
-        let events = match Events::open(
-            cfg.events,
-            cfg.journal_rate_limit,
-            out_errors.clone(),
-            dropped.clone(),
-            suppressed.clone(),
-        ) {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::error!("opening the event output failed ({e}); events go to stdout");
-                match Events::open(EventOutput::Stdout, 0, out_errors.clone(), dropped.clone(), suppressed.clone()) {
-                    Ok(ev) => ev,
-                    Err(e) => {
-                        tracing::error!("stdout is unusable too ({e}); events are counted, not written");
-                        Events::open(EventOutput::None, 0, out_errors, dropped, suppressed).ok()?
-                    }
-                }
-            }
-        };
-        let ctx = Context { registry, text, selfm, events: Rc::new(RefCell::new(events)), max_series: cfg.max_series };
-        Some(Engine { ctx, active: Vec::new(), failed_before: Vec::new(), latency: cfg.poll_latency, watchdog })
-    }
-
-    /// Loads (and, unless told not to, attaches) one probe with its sinks.
-    fn load_one(&self, pc: &ProbeConfig, digest: u64, prev: Option<Active>) -> Result<Active, Failure> {
+impl<C: Consumers> Engine<C> {
+    /// Loads and attaches one probe with its sinks; a changed probe's
+    /// previous version (`prev`) is swapped out only once the new one loaded.
+    fn load_one(
+        &mut self,
+        spec: &ProbeSpec,
+        checked: probe::Checked,
+        identity: u64,
+        prev: Option<Active<C::Walks>>,
+    ) -> Result<Active<C::Walks>, Failure<C::Walks>> {
         let started = Instant::now();
         // the new version is loaded (verifier included) while the old runs
-        let mut probe = match probe::open(pc) {
+        let mut probe = match probe::open(spec, checked) {
             Ok(p) => p,
-            Err(e) => return Err(Failure { reason: e.to_string(), prev: prev.map(Box::new) }),
+            Err(e) => return Err(Failure { reason: e, prev: prev.map(Box::new) }),
         };
         let prev = match prev {
             None => {
-                probe.attach(&pc.attach).map_err(|e| Failure { reason: e.to_string(), prev: None })?;
+                probe.attach(&spec.attach).map_err(|e| Failure { reason: e, prev: None })?;
                 None
             }
             Some(mut old) => {
                 // swap: detach the old version, attach the new; if that fails,
                 // the old one attaches again and keeps its maps and counters
                 old.probe.detach();
-                if let Err(e) = probe.attach(&pc.attach) {
-                    let reason = e.to_string();
-                    return Err(match old.probe.attach(&old.config.attach) {
-                        Ok(()) => Failure { reason, prev: Some(Box::new(old)) },
-                        Err(e2) => Failure {
-                            reason: format!("{reason}; re-attaching the previous version failed too: {e2}"),
-                            prev: None,
-                        },
+                if let Err(new) = probe.attach(&spec.attach) {
+                    return Err(match old.probe.attach(&old.spec.attach) {
+                        Ok(()) => Failure { reason: new, prev: Some(Box::new(old)) },
+                        Err(e2) => {
+                            Failure { reason: Error::Swap { new: Box::new(new), old: Box::new(e2) }, prev: None }
+                        }
                     });
                 }
                 Some(old)
@@ -282,98 +274,100 @@ impl Engine {
             // what the old version still holds is read before it goes
             old.sources.consume();
             drop(old);
-            self.forget(&pc.name);
+            self.consumers.forget(&spec.name);
         }
-        let sources = ringbuf::build(&probe, &self.ctx).map_err(|e| Failure { reason: e.to_string(), prev: None })?;
-        let walks = mapwatch::build(&probe, &self.ctx).map_err(|e| Failure { reason: e.to_string(), prev: None })?;
+        let fail = |reason| Failure { reason, prev: None };
+        let mut stats = ProbeStats { lost: None, maps: Vec::new() };
+        let lost = Count::default();
+        let sources = ringbuf::build(&probe, &mut self.consumers, &mut stats.maps, &lost).map_err(fail)?;
+        let walks = mapwatch::build(&probe, &mut self.consumers, &mut stats.maps, &lost).map_err(fail)?;
+        let has_perf = probe.maps.iter().any(|m| m.map_type == libbpf_rs::MapType::PerfEventArray);
+        if has_perf || probe.lost.is_some() {
+            stats.lost = Some(lost);
+        }
         tracing::info!(
-            probe = %pc.name,
+            probe = %spec.name,
             "probe {} loaded ({}) in {:.0?}: programs [{}], watched maps [{}]",
-            pc.name,
-            probe::describe_source(pc),
+            spec.name,
+            spec.describe_source(),
             started.elapsed(),
             probe.programs.join(", "),
             probe.maps.iter().map(|m| format!("{} ({})", m.name, m.output)).collect::<Vec<_>>().join(", ")
         );
-        Ok(Active { config: pc.clone(), digest, probe, sources, walks })
+        Ok(Active { spec: spec.clone(), identity, probe, sources, walks, stats })
     }
 
-    /// Removes every series of a probe that is gone.
-    fn forget(&self, probe: &str) {
-        self.ctx.selfm.forget_probe(probe);
-        self.ctx.events.borrow_mut().forget(probe);
-    }
-
-    /// Brings the running probes in line with `cfg`: unchanged probes keep
-    /// running untouched, added ones load, removed ones go, and a changed
-    /// one is replaced only once its new version loaded and attached.
-    fn apply(&mut self, cfg: &Config) -> LoadReport {
-        if let Err(e) = self.ctx.events.borrow_mut().reconfigure(cfg.events, cfg.journal_rate_limit) {
-            tracing::error!("events.output: {e}; keeping the previous output");
-        }
-        let mut report = LoadReport { output: self.ctx.events.borrow().describe().to_string(), ..Default::default() };
-        self.latency = cfg.poll_latency;
-        self.ctx.max_series = cfg.max_series;
-        let mut old: Vec<Active> = std::mem::take(&mut self.active);
-        for pc in &cfg.probes {
-            let prev = old.iter().position(|a| a.config.name == pc.name).map(|i| old.swap_remove(i));
-            let result = match digest(pc) {
-                Ok(d) => match prev {
-                    Some(a) if a.config == *pc && a.digest == d => {
-                        report.kept.push(pc.name.clone());
-                        report.up.push(pc.name.clone());
+    /// Brings the running probes in line with `setup`: unchanged probes
+    /// keep running untouched, added ones load, removed ones go, and a
+    /// changed one is replaced only once its new version loaded and attached.
+    fn apply(&mut self, setup: Setup<C::Settings>) -> LoadReport {
+        let mut report = LoadReport { note: self.consumers.configure(setup.settings), ..Default::default() };
+        self.latency = setup.poll_latency;
+        let mut states = BTreeMap::new();
+        let mut old: Vec<Active<C::Walks>> = std::mem::take(&mut self.active);
+        for spec in &setup.probes {
+            let prev = old.iter().position(|a| a.spec.name == spec.name).map(|i| old.swap_remove(i));
+            let object = probe::read_object(spec);
+            let result = match object.map(|o| (identity(spec, &o), o)) {
+                Ok((id, _)) if prev.as_ref().is_some_and(|a| a.identity == id) => {
+                    if let Some(a) = prev {
+                        report.kept.push(spec.name.clone());
+                        report.up.push(spec.name.clone());
+                        states.insert(spec.name.clone(), ProbeState::Up(a.stats.clone()));
                         self.active.push(a);
-                        continue;
                     }
-                    Some(a) => {
-                        tracing::info!(probe = %pc.name, "probe {} changed: loading its new version", pc.name);
-                        self.load_one(pc, d, Some(a))
+                    continue;
+                }
+                Ok((id, object)) => match probe::check(spec, &object)
+                    .and_then(|c| self.consumers.accept(&spec.name, c.specs()).map(|()| c))
+                {
+                    Ok(checked) => {
+                        if prev.is_some() {
+                            tracing::info!(probe = %spec.name, "probe {} changed: loading its new version", spec.name);
+                        }
+                        self.load_one(spec, checked, id, prev)
                     }
-                    None => self.load_one(pc, d, None),
+                    Err(reason) => Err(Failure { reason, prev: prev.map(Box::new) }),
                 },
                 Err(reason) => Err(Failure { reason, prev: prev.map(Box::new) }),
             };
             match result {
                 Ok(a) => {
-                    self.ctx.selfm.probe_up.with_label_values(&[&pc.name]).set(1);
-                    report.up.push(pc.name.clone());
+                    report.up.push(spec.name.clone());
+                    states.insert(spec.name.clone(), ProbeState::Up(a.stats.clone()));
                     self.active.push(a);
                 }
                 Err(Failure { reason, prev: Some(a) }) => {
                     tracing::error!(
-                        probe = %pc.name,
+                        probe = %spec.name,
                         "probe {}: the new version failed, the previous one keeps running: {reason}",
-                        pc.name
+                        spec.name
                     );
-                    report.up.push(pc.name.clone());
-                    report.kept_previous.push(pc.name.clone());
-                    report.failed.push((pc.name.clone(), reason));
+                    report.up.push(spec.name.clone());
+                    report.kept_previous.push(spec.name.clone());
+                    report.failed.push((spec.name.clone(), Arc::new(reason)));
+                    states.insert(spec.name.clone(), ProbeState::Up(a.stats.clone()));
                     self.active.push(*a);
                 }
                 Err(Failure { reason, prev: None }) => {
-                    tracing::error!(probe = %pc.name, "probe {} failed: {reason}", pc.name);
-                    self.forget(&pc.name);
-                    self.ctx.selfm.probe_up.with_label_values(&[&pc.name]).set(0);
-                    report.failed.push((pc.name.clone(), reason));
+                    tracing::error!(probe = %spec.name, "probe {} failed: {reason}", spec.name);
+                    self.consumers.forget(&spec.name);
+                    let reason = Arc::new(reason);
+                    states.insert(spec.name.clone(), ProbeState::Failed(reason.clone()));
+                    report.failed.push((spec.name.clone(), reason));
                 }
             }
         }
         for a in old {
-            tracing::info!(probe = %a.config.name, "probe {} removed from the configuration: detaching it", a.config.name);
+            tracing::info!(probe = %a.spec.name, "probe {} removed from the configuration: detaching it", a.spec.name);
             a.sources.consume();
-            let name = a.config.name.clone();
+            let name = a.spec.name.clone();
             drop(a);
-            self.forget(&name);
+            self.consumers.forget(&name);
             report.removed.push(name);
         }
-        // probes that failed before and are no longer configured
-        for name in self.failed_before.drain(..) {
-            if !cfg.probes.iter().any(|p| p.name == name) {
-                self.ctx.selfm.forget_probe(&name);
-            }
-        }
-        self.failed_before = report.failed.iter().map(|(n, _)| n.clone()).filter(|n| !report.up.contains(n)).collect();
-        self.ctx.events.borrow_mut().flush();
+        self.status.replace(states);
+        self.consumers.flush();
         report
     }
 
@@ -381,7 +375,7 @@ impl Engine {
         &mut self,
         wake: &EventFd,
         stats: &Stats,
-        commands: &mpsc::Receiver<Command>,
+        commands: &mpsc::Receiver<Command<C::Settings>>,
         reports: &mpsc::Sender<LoadReport>,
     ) {
         let fault = std::env::var("BEED_TEST_FAULT").unwrap_or_default();
@@ -398,8 +392,8 @@ impl Engine {
             while let Ok(cmd) = commands.try_recv() {
                 match cmd {
                     Command::Stop => stop = true,
-                    Command::Reload(cfg) => {
-                        let report = self.apply(&cfg);
+                    Command::Reload(setup) => {
+                        let report = self.apply(*setup);
                         let _ = reports.send(report);
                     }
                 }
@@ -412,7 +406,7 @@ impl Engine {
         for a in &self.active {
             a.sources.consume();
         }
-        self.ctx.events.borrow_mut().flush();
+        self.consumers.flush();
         self.active.clear();
     }
 
@@ -455,10 +449,10 @@ impl Engine {
             let now = Instant::now();
             for a in self.active.iter_mut() {
                 for w in a.walks.iter_mut().filter(|w| w.next_due <= now) {
-                    w.walk(&self.ctx);
+                    w.walk();
                 }
             }
-            self.ctx.events.borrow_mut().flush();
+            self.consumers.flush();
             stats.records.fetch_add(consumed, Ordering::Relaxed);
             if let Some(p) = ping_every {
                 if last_ping.is_none_or(|t| t.elapsed() >= p) {

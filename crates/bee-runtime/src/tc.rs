@@ -443,6 +443,20 @@ struct State {
     warned: bool,
 }
 
+static STATE_DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Sets the directory of the state files that record the TC filters this
+/// process attached through netlink, so that a later run can remove what a
+/// killed one left (see [`cleanup_stale`]). Set once, before any attach;
+/// without it, `/run/bee` is used.
+pub fn set_state_dir(dir: PathBuf) {
+    let _ = STATE_DIR.set(dir);
+}
+
+fn state_dir() -> PathBuf {
+    STATE_DIR.get().cloned().unwrap_or_else(|| PathBuf::from("/run/bee"))
+}
+
 static STATE: Mutex<State> = Mutex::new(State { filters: Vec::new(), qdiscs: Vec::new(), warned: false });
 
 fn state() -> MutexGuard<'static, State> {
@@ -452,7 +466,7 @@ fn state() -> MutexGuard<'static, State> {
 impl State {
     /// Rewrites this process's state file (removes it when nothing is left).
     fn save(&mut self) {
-        let path = state_path(&crate::rundir::runtime_dir(), std::process::id());
+        let path = state_path(&state_dir(), std::process::id());
         let res = if self.filters.is_empty() && self.qdiscs.is_empty() {
             match std::fs::remove_file(&path) {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),

@@ -1,0 +1,63 @@
+//! What `--check-config` checks of a probe's output settings, once the
+//! runtime checked the probe itself: every `[probes.NAME.maps.MAP]` names a
+//! watched map, and its label, value and slot fields fit the map's types.
+
+use bee_object::convention::Output;
+use bee_object::MapSpec;
+
+use std::collections::BTreeMap;
+
+use crate::config::MapConfig;
+use crate::error::Result;
+use crate::sinks::labels;
+
+/// Checks probe `probe`'s map settings against the watched maps of its
+/// object.
+pub fn check(probe: &str, maps: &BTreeMap<String, MapConfig>, specs: &[MapSpec]) -> Result<()> {
+    for (name, mc) in maps {
+        // a table with only max_entries may name any map (the runtime checks it)
+        let only_size = MapConfig { max_entries: None, ..mc.clone() } == MapConfig::default();
+        let size_only = only_size && mc.max_entries.is_some();
+        if !size_only && !specs.iter().any(|s| s.name == *name) {
+            let known: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+            return Err(bee_object::Error::Setting {
+                what: format!("probes.{probe}.maps.{name}"),
+                reason: format!(
+                    "the object has no watched map `{name}` (watched maps: {}{})",
+                    known.join(", "),
+                    if only_size { "; max_entries may name any map" } else { "" }
+                ),
+            }
+            .into());
+        }
+    }
+    let default_cfg = MapConfig::default();
+    for spec in specs {
+        check_map(probe, spec, maps.get(&spec.name).unwrap_or(&default_cfg))?;
+    }
+    Ok(())
+}
+
+/// The label, value and slot fields of one watched map.
+fn check_map(probe: &str, spec: &MapSpec, cfg: &MapConfig) -> Result<()> {
+    let Ok(value) = spec.check_watchable() else { return Ok(()) }; // the runtime's check says why
+    match (spec.is_event_map(), spec.output, &spec.key) {
+        (true, Output::Print, _) | (false, Output::Print, _) => {}
+        (true, Output::Counter, _) => {
+            labels::select(&spec.name, value, cfg, &[])?;
+        }
+        (true, output, _) => {
+            let v = labels::value_field(&spec.name, value, cfg, output)?;
+            labels::select(&spec.name, value, cfg, &[v.name.as_str()])?;
+        }
+        (false, Output::Hist, Some(key)) => {
+            let slot = labels::slot_field(probe, &spec.name, key, cfg)?;
+            labels::select(&spec.name, key, cfg, &[slot.name.as_str()])?;
+        }
+        (false, _, Some(key)) => {
+            labels::select(&spec.name, key, cfg, &[])?;
+        }
+        (false, _, None) => {}
+    }
+    Ok(())
+}
