@@ -16,7 +16,7 @@ use std::time::Instant;
 use bee_object::schema::{Field, FieldKind, Plan};
 use bee_runtime::walk::Walker;
 use beed::sinks::labels;
-use beed::sinks::map_series::MapSeries;
+use beed::sinks::map_series::{self, MapSeries};
 use libbpf_rs::{MapCore, MapFlags, MapHandle, MapType};
 use prometheus::{IntCounter, Registry};
 
@@ -90,15 +90,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let series = MapSeries::new(
             &registry,
             &text,
-            "ebpf_solo_io_counter_connections",
-            "bench",
-            true,
-            "bench",
-            &plan,
-            labels::label_fields(&plan),
-            n as usize + 1,
-            IntCounter::new("d", "d")?,
-            bee_runtime::Count::default(),
+            map_series::Spec {
+                name: "ebpf_solo_io_counter_connections",
+                help: "bench",
+                counter: true,
+                probe: "bench",
+                key: &plan,
+                label_fields: labels::label_fields(&plan),
+                max_series: n as usize + 1,
+                dropped: IntCounter::new("d", "d")?,
+                decode_errors: bee_runtime::Count::default(),
+            },
         )?;
         let value = Field { name: "value".into(), offset: 0, kind: FieldKind::Unsigned(8) };
         let mut walk_once = || {

@@ -6,17 +6,20 @@
 //! Data flow: config → `ProbeSpec`s → runtime (load, attach, poll, walk) →
 //! `outputs` (the daemon's consumers) → sinks (events, metrics) → http.
 
-pub mod config;
+mod config;
 pub mod daemon;
-pub mod error;
-pub mod fasthash;
+mod error;
+mod fasthash;
 pub mod http;
 pub mod logging;
-pub mod outputs;
-pub mod reloadstatus;
-pub mod rundir;
-pub mod selfmetrics;
+mod outputs;
+mod reloadstatus;
+mod rundir;
+mod selfmetrics;
+/// Public for the benchmarks (benches/walk.rs) only.
 pub mod sinks;
+
+pub use config::DEFAULT_PATH;
 
 /// The built-in probes compiled by build.rs from `src/bpf/*.bpf.c`.
 pub mod builtins {

@@ -13,7 +13,7 @@ use clap::Parser;
 #[command(version, about, long_about = None, after_help = "Configuration: /etc/bee/beed.toml (see packaging/beed.toml). Logs: BEED_LOG=debug for more detail.")]
 struct Args {
     /// Configuration file.
-    #[arg(short, long, value_name = "PATH", default_value = beed::config::DEFAULT_PATH)]
+    #[arg(short, long, value_name = "PATH", default_value = beed::DEFAULT_PATH)]
     config: PathBuf,
 
     /// Validate the configuration (PATH, else --config) and every probe

@@ -5,11 +5,16 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = beed::probe::inspect(data, "fuzz.o");
-    if let Ok(std::borrow::Cow::Owned(out)) = beed::normalize::normalize(data, "fuzz.o") {
-        let elf = beed::elf::Elf::parse(&out, "normalized").expect("normalized object must parse");
-        let btf = elf.section_data(".BTF").expect("normalized object keeps .BTF");
-        beed::btf::Btf::parse(btf, "normalized").expect("normalized BTF must parse");
-        let _ = beed::probe::inspect(&out, "normalized");
+    let _ = bee_object::inspect(data, "fuzz.o");
+    if let Ok(std::borrow::Cow::Owned(out)) = bee_object::normalize::normalize(data, "fuzz.o") {
+        let elf = bee_object::elf::Elf::parse(&out, "normalized");
+        assert!(elf.is_ok(), "normalized object must parse: {:?}", elf.err());
+        let Ok(elf) = elf else { return };
+        let btf = elf.section_data(".BTF");
+        assert!(btf.is_some(), "normalized object keeps .BTF");
+        let Some(btf) = btf else { return };
+        let parsed = bee_object::btf::Btf::parse(btf, "normalized");
+        assert!(parsed.is_ok(), "normalized BTF must parse: {:?}", parsed.err());
+        let _ = bee_object::inspect(&out, "normalized");
     }
 });

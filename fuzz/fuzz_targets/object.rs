@@ -18,15 +18,15 @@ fuzz_target!(|data: &[u8]| {
     QUIET.call_once(|| {
         libbpf_rs::set_print(None);
     });
-    let Ok((elf, btf)) = beed::probe::parse_object(data, "fuzz.o") else { return };
-    let _ = beed::probe::inspect(data, "fuzz.o");
+    let Ok((elf, btf)) = bee_object::parse_object(data, "fuzz.o") else { return };
+    let _ = bee_object::inspect(data, "fuzz.o");
     let _ = elf.programs();
     let mut vars = BTreeMap::new();
-    for v in beed::vars::rodata_vars(&elf, &btf).into_iter().take(4) {
-        vars.insert(v.name.clone(), toml::Value::Integer(1));
+    for v in bee_object::vars::rodata_vars(&elf, &btf).into_iter().take(4) {
+        vars.insert(v.name.clone(), bee_object::vars::Value::Int(1));
     }
-    let _ = beed::vars::plan(&elf, &btf, "fuzz", &vars);
-    let Ok(normalized) = beed::normalize::normalize(data, "fuzz.o") else { return };
+    let _ = bee_object::vars::plan(&elf, &btf, "fuzz", &vars);
+    let Ok(normalized) = bee_object::normalize::normalize(data, "fuzz.o") else { return };
     let mut builder = libbpf_rs::ObjectBuilder::default();
     if let Ok(open) = builder.open_memory(&normalized) {
         for m in open.maps() {

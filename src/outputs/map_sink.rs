@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::sinks::events::{Events, PrintMap};
 use crate::sinks::labels;
 use crate::sinks::map_hist::{self, MapHist};
-use crate::sinks::map_series::MapSeries;
+use crate::sinks::map_series::{self, MapSeries};
 
 /// Print map state: what each key held at the last walk.
 pub struct PrintWalk {
@@ -36,21 +36,12 @@ pub struct PrintWalk {
     summed: Vec<u8>,
 }
 
-/// What happens to each walk of one map.
+/// What happens to each walk of one map. Its metric family (if any) is
+/// unregistered when it is dropped with its probe.
 pub enum MapSink {
     Print(Box<PrintWalk>),
     Metric { series: MapSeries, field: Field, slot: Option<usize>, decode_errors: Count },
     Hist { hist: MapHist, field: Field, slot: Option<usize>, decode_errors: Count },
-}
-
-impl Drop for MapSink {
-    fn drop(&mut self) {
-        match self {
-            MapSink::Metric { series, .. } => series.unregister(),
-            MapSink::Hist { hist, .. } => hist.unregister(),
-            MapSink::Print(_) => {}
-        }
-    }
 }
 
 impl MapSink {
@@ -77,15 +68,17 @@ impl MapSink {
                 let series = MapSeries::new(
                     &out.registry,
                     &out.text,
-                    &metric_name(m.map),
-                    &help,
-                    m.output == Output::Counter,
-                    m.probe,
-                    key,
-                    labels::select(m.map, key, cfg, &[])?,
-                    max_series,
-                    dropped,
-                    m.stats.decode_errors.clone(),
+                    map_series::Spec {
+                        name: &metric_name(m.map),
+                        help: &help,
+                        counter: m.output == Output::Counter,
+                        probe: m.probe,
+                        key,
+                        label_fields: labels::select(m.map, key, cfg, &[])?,
+                        max_series,
+                        dropped,
+                        decode_errors: m.stats.decode_errors.clone(),
+                    },
                 )?;
                 MapSink::Metric {
                     series,

@@ -141,9 +141,12 @@ impl<S: Samples + 'static> Registered<S> {
     pub fn lock(&self) -> MutexGuard<'_, S> {
         self.family.state.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
 
-    /// Gives the name back; the samples go when the last handle does.
-    pub fn release(&self) {
+impl<S> Drop for Registered<S> {
+    /// Gives the name back (the probe is gone or replaced); the samples go
+    /// with the last handle.
+    fn drop(&mut self) {
         let _ = self.registry.unregister(Box::new(Reservation(self.family.desc.clone())));
     }
 }

@@ -152,7 +152,7 @@ impl Samples for State {
     }
 }
 
-/// A histogram family mirrored from a hash map.
+/// A histogram family mirrored from a hash map; unregistered when dropped.
 pub struct MapHist {
     family: Registered<State>,
 }
@@ -200,11 +200,6 @@ impl MapHist {
     /// Locks the state for a walk.
     pub fn lock(&self) -> MutexGuard<'_, State> {
         self.family.lock()
-    }
-
-    /// Unregisters the metric.
-    pub fn unregister(&self) {
-        self.family.release();
     }
 }
 

@@ -107,27 +107,32 @@ impl Samples for State {
     }
 }
 
-/// A counter or gauge whose series mirror a map's entries.
+/// A counter or gauge whose series mirror a map's entries; unregistered
+/// when dropped.
 pub struct MapSeries {
     family: Registered<State>,
 }
 
+/// Everything needed to build a [`MapSeries`].
+pub struct Spec<'a> {
+    pub name: &'a str,
+    pub help: &'a str,
+    /// A counter (else a gauge).
+    pub counter: bool,
+    pub probe: &'a str,
+    /// The map's key type.
+    pub key: &'a Plan,
+    /// The key fields that become labels (plus `probe`).
+    pub label_fields: Vec<Field>,
+    pub max_series: usize,
+    pub dropped: IntCounter,
+    pub decode_errors: Count,
+}
+
 impl MapSeries {
-    /// Registers metric `name` labelled by `fields` of the key (plus `probe`).
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        registry: &Registry,
-        text: &TextRegistry,
-        name: &str,
-        help: &str,
-        counter: bool,
-        probe: &str,
-        key: &Plan,
-        fields: Vec<Field>,
-        max_series: usize,
-        dropped: IntCounter,
-        decode_errors: Count,
-    ) -> Result<Self> {
+    /// Registers the metric.
+    pub fn new(registry: &Registry, text: &TextRegistry, spec: Spec<'_>) -> Result<Self> {
+        let Spec { name, help, counter, probe, key, label_fields: fields, max_series, dropped, decode_errors } = spec;
         let names: Vec<String> = fields.iter().map(|f| labels::label_name(&f.name)).collect();
         let merr = |e: prometheus::Error| Error::Metric { name: name.to_string(), reason: e.to_string() };
         let const_labels: HashMap<String, String> = labels::probe_label(probe);
@@ -154,10 +159,5 @@ impl MapSeries {
     /// Locks the state for a walk.
     pub fn lock(&self) -> MutexGuard<'_, State> {
         self.family.lock()
-    }
-
-    /// Unregisters the metric (probe unloaded).
-    pub fn unregister(&self) {
-        self.family.release();
     }
 }

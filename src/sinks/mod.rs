@@ -1,11 +1,11 @@
 //! Where decoded records go: event outputs (stdout JSON, journald) and
 //! Prometheus metrics. Sinks see only plans and record bytes.
 
-pub mod events;
+pub(crate) mod events;
 pub mod exposition;
-pub mod journal;
+pub(crate) mod journal;
 pub mod labels;
-pub mod map_hist;
+pub(crate) mod map_hist;
 pub mod map_series;
-pub mod queue;
-pub mod ring_metric;
+pub(crate) mod queue;
+pub(crate) mod ring_metric;
