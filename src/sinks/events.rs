@@ -244,9 +244,9 @@ impl Events {
                 self.line.push(',');
             }
             self.line.push_str("{\"key\":");
-            write_plan(key, k, &mut self.line);
+            decode::write_json_plan(key, k, &mut self.line);
             self.line.push_str(",\"value\":");
-            write_plan(value, v, &mut self.line);
+            decode::write_json_plan(value, v, &mut self.line);
             self.line.push('}');
         }
         self.line.push_str("]}");
@@ -272,23 +272,6 @@ impl Events {
     pub fn flush(&mut self) {
         if let Target::Stdout(w) = &mut self.target {
             w.flush();
-        }
-    }
-}
-
-/// A scalar plan (`u64 value`) renders as a bare JSON value, a struct as an object.
-fn write_plan(plan: &Plan, rec: &[u8], out: &mut String) {
-    match plan.fields.as_slice() {
-        [f] if f.offset == 0 && f.kind.width() == plan.size && (f.name == "key" || f.name == "value") => {
-            match decode::read(f, rec) {
-                Some(v) => v.write_json(out),
-                None => out.push_str("null"),
-            }
-        }
-        _ => {
-            if !decode::write_json_object(plan, rec, out) {
-                out.push_str("null");
-            }
         }
     }
 }

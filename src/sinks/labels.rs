@@ -8,15 +8,7 @@ use bee_object::convention::Output;
 use bee_object::decode;
 use bee_object::schema::{Field, Plan};
 
-/// A valid Prometheus label name for a struct field (`probe` and `le` are
-/// beed's and Prometheus' own, so such fields become `field_probe`, `field_le`).
-pub fn label_name(field: &str) -> String {
-    let mut s: String = field.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
-    if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) || s.starts_with("__") || s == "probe" || s == "le" {
-        s.insert_str(0, "field_");
-    }
-    s
-}
+pub use bee_object::convention::label_name;
 
 /// The const label every bee metric carries.
 pub fn probe_label(probe: &str) -> std::collections::HashMap<String, String> {
@@ -128,8 +120,7 @@ pub fn value_field(map: &str, plan: &Plan, cfg: &MapConfig, output: Output) -> R
     let err = |reason: String| Error::map(map, reason);
     let candidates: Vec<&str> = match (&cfg.value, output) {
         (Some(v), _) => vec![v.as_str()],
-        (None, Output::Hist) => vec!["le", "value"],
-        (None, _) => vec!["value"],
+        (None, output) => bee_object::convention::default_value_fields(output).to_vec(),
     };
     let numeric: Vec<&str> = plan.fields.iter().filter(|f| f.kind.is_numeric()).map(|f| f.name.as_str()).collect();
     for c in &candidates {
@@ -153,7 +144,7 @@ pub fn slot_field(probe: &str, map: &str, key: &Plan, cfg: &MapConfig) -> Result
     let err = |reason: String| Error::map(map, reason);
     let names: Vec<&str> = match &cfg.slot {
         Some(s) => vec![s.as_str()],
-        None => vec!["slot", "bucket"],
+        None => bee_object::convention::DEFAULT_SLOT_FIELDS.to_vec(),
     };
     let slot = names.iter().find_map(|n| key.field(n)).cloned().ok_or_else(|| {
         err(format!(

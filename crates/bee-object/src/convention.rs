@@ -43,6 +43,29 @@ pub fn metric_name(map: &str) -> String {
     s
 }
 
+/// The Prometheus label name of a field: characters other than letters,
+/// digits and `_` become `_`; names Prometheus reserves (`__x`, a leading
+/// digit) or beed uses itself (`probe`, `le`) get a `field_` prefix.
+pub fn label_name(field: &str) -> String {
+    let mut s: String = field.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
+    if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) || s.starts_with("__") || s == "probe" || s == "le" {
+        s.insert_str(0, "field_");
+    }
+    s
+}
+
+/// Where an event gauge or histogram takes its value when no setting names
+/// a field: `le` (histograms only), then `value`.
+pub fn default_value_fields(output: Output) -> &'static [&'static str] {
+    match output {
+        Output::Hist => &["le", "value"],
+        _ => &["value"],
+    }
+}
+
+/// The slot field of a hash histogram's key when no setting names one.
+pub const DEFAULT_SLOT_FIELDS: [&str; 2] = ["slot", "bucket"];
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -259,6 +259,25 @@ pub fn write_json_object_keyed(plan: &Plan, keys: &[String], rec: &[u8], out: &m
     true
 }
 
+/// A whole key or value: a scalar plan (`u64 value`, or a field named
+/// `key`) renders as a bare JSON value, a struct as an object, bytes that do
+/// not match the plan as `null`.
+pub fn write_json_plan(plan: &Plan, rec: &[u8], out: &mut String) {
+    match plan.fields.as_slice() {
+        [f] if f.offset == 0 && f.kind.width() == plan.size && (f.name == "key" || f.name == "value") => {
+            match read(f, rec) {
+                Some(v) => v.write_json(out),
+                None => out.push_str("null"),
+            }
+        }
+        _ => {
+            if !write_json_object(plan, rec, out) {
+                out.push_str("null");
+            }
+        }
+    }
+}
+
 /// Appends `{"field":value,...}` for a whole record; returns false (writing
 /// nothing) when the record is shorter than the plan.
 pub fn write_json_object(plan: &Plan, rec: &[u8], out: &mut String) -> bool {
