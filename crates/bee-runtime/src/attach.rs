@@ -8,7 +8,8 @@ use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 
 use libbpf_rs::{Link, ProgramMut};
 
-use crate::error::{Error, Result};
+use crate::cause::{self, Code, Facts};
+use crate::error::{AttachError, Error, Result};
 use crate::libbpf_log::capture_libbpf;
 use crate::spec::AttachTarget as AttachConfig;
 use crate::tc::{Direction, TcAttachment};
@@ -24,89 +25,28 @@ pub enum Attachment {
 /// The kind of attach point a section name asks for.
 pub use bee_object::validate::section_kind;
 
-/// Capability numbers (linux/capability.h).
-const CAP_NET_ADMIN: u32 = 12;
-const CAP_SYS_ADMIN: u32 = 21;
-const CAP_PERFMON: u32 = 38;
-const CAP_BPF: u32 = 39;
-
-/// Whether this process has capability `cap` in its effective set.
-fn has_cap(cap: u32) -> bool {
-    let Ok(status) = std::fs::read_to_string("/proc/self/status") else { return true };
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
-        .is_none_or(|mask| mask >> cap & 1 == 1)
-}
-
-/// Why an attach (or load) may have failed. `target` names the attach
-/// point when the section does not (uprobes from config).
-pub fn hint(section: &str, err: &libbpf_rs::Error, target: Option<&str>) -> String {
-    let kind = section_kind(section);
-    let sec_target = section.split_once('/').map(|(_, t)| t).unwrap_or("");
-    let target = target.unwrap_or(sec_target);
-    let func = target.split('+').next().unwrap_or("");
-    let denied = matches!(err.kind(), libbpf_rs::ErrorKind::PermissionDenied);
-    match kind {
-        "kprobe" | "kretprobe" | "ksyscall" | "kretsyscall" => {
-            if !std::path::Path::new("/sys/kernel/tracing/kprobe_events").exists()
-                && !std::path::Path::new("/sys/kernel/debug/tracing/kprobe_events").exists()
-                && !std::path::Path::new("/sys/bus/event_source/devices/kprobe").exists()
-            {
-                " (kprobes are not enabled in this kernel (CONFIG_KPROBES); prefer a tracepoint)".into()
-            } else if !func.is_empty() && kind.starts_with('k') && !kind.contains("syscall") && !kallsyms_has(func) {
-                format!(" (function {func} not found in /proc/kallsyms)")
-            } else {
-                String::new()
-            }
-        }
-        "fentry" | "fexit" | "fmod_ret" | "lsm" | "tp_btf" | "iter" if denied => {
-            " (this kernel refuses BPF trampoline programs (fentry/fexit/LSM); LSM also needs `bpf` in the lsm= boot parameter)".into()
-        }
-        "lsm" => " (is `bpf` in the kernel's lsm= list? see /sys/kernel/security/lsm)".into(),
-        "tracepoint" | "tp" if err.kind() == libbpf_rs::ErrorKind::TooBig => format!(
-            " (the kernel allows at most 64 BPF programs on one tracepoint (BPF_TRACE_MAX_PROGS) and {target} has them all: \
-             remove a probe that uses it)"
-        ),
-        "tracepoint" | "tp" if err.kind() == libbpf_rs::ErrorKind::NotFound => {
-            format!(" (no tracepoint {target} in this kernel, or tracefs is not mounted)")
-        }
-        "uprobe" | "uretprobe" | "usdt" if denied && !has_cap(CAP_SYS_ADMIN) => {
-            " (uprobes need CAP_SYS_ADMIN: under systemd add it with a drop-in, see beed(8))".into()
-        }
-        "uprobe" | "uretprobe" | "usdt" => format!(" (check the binary and function: {target})"),
-        "xdp" | "tc" | "classifier" | "tcx" if denied && !has_cap(CAP_NET_ADMIN) => {
-            " (XDP and TC programs need CAP_NET_ADMIN: under systemd add it with a drop-in, see beed(8))".into()
-        }
-        _ if denied && !(has_cap(CAP_BPF) && has_cap(CAP_PERFMON)) && !has_cap(CAP_SYS_ADMIN) => {
-            " (beed needs CAP_BPF and CAP_PERFMON, or root)".into()
-        }
-        _ => String::new(),
-    }
-}
-
-fn kallsyms_has(func: &str) -> bool {
-    match std::fs::read_to_string("/proc/kallsyms") {
-        Ok(s) => s.lines().any(|l| l.split_whitespace().nth(2) == Some(func)),
-        Err(_) => true, // cannot tell
-    }
-}
-
 /// Attaches `prog` (from section `section`), using `cfg` when given.
 pub fn attach(prog: &ProgramMut<'_>, section: &str, cfg: Option<&AttachConfig>) -> Result<Vec<Attachment>> {
     let name = prog.name().to_string_lossy().into_owned();
     let (res, log) = capture_libbpf(|| attach_inner(prog, section, cfg, &name));
     res.map_err(|e| match e {
-        Failure::Libbpf(what, err) => {
-            let detail: Vec<&str> = log.lines().map(|l| l.trim_start_matches("libbpf: ")).collect();
-            let detail = if detail.is_empty() { String::new() } else { format!(" [libbpf: {}]", detail.join("; ")) };
+        Failure::Libbpf(action, err) => {
             let target = cfg.and_then(|c| {
                 let bin = c.binary.as_ref()?.display().to_string();
                 Some(format!("{bin}:{}", c.func.as_deref().or(c.name.as_deref()).unwrap_or("")))
             });
-            let h = hint(section, &err, target.as_deref());
-            Error::libbpf(format!("program {name} (SEC(\"{section}\")): {what} failed{h}{detail}"), err)
+            let kind = section_kind(section);
+            let point = cause::attach_target(section, target.as_deref());
+            let cause = cause::classify_attach(kind, point, Code::of(&err), &Facts::gather(kind, point));
+            Error::Attach(Box::new(AttachError {
+                program: name,
+                section: section.to_string(),
+                action,
+                target,
+                cause,
+                detail: log.lines().map(|l| l.trim_start_matches("libbpf: ").to_string()).collect(),
+                error: err,
+            }))
         }
         Failure::Config(reason) => Error::Setting { what: format!("program {name} (SEC(\"{section}\"))"), reason },
     })
@@ -209,27 +149,6 @@ fn ifindex(name: &str) -> Result<i32, Failure> {
     i32::try_from(idx).map_err(|_| Failure::Config(format!("interface index of `{name}` out of range")))
 }
 
-/// The first 64 bytes of `struct perf_event_attr` (PERF_ATTR_SIZE_VER0).
-#[repr(C)]
-#[derive(Default)]
-struct PerfEventAttr {
-    kind: u32,
-    size: u32,
-    config: u64,
-    sample_period_or_freq: u64,
-    sample_type: u64,
-    read_format: u64,
-    flags: u64,
-    wakeup_events: u32,
-    bp_type: u32,
-    config1: u64,
-}
-
-const PERF_TYPE_SOFTWARE: u32 = 1;
-const PERF_COUNT_SW_CPU_CLOCK: u64 = 0;
-const FLAG_FREQ: u64 = 1 << 10;
-const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 1 << 3;
-
 fn online_cpus() -> Vec<i32> {
     let s = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap_or_else(|_| "0".into());
     let mut out = Vec::new();
@@ -244,17 +163,17 @@ fn online_cpus() -> Vec<i32> {
 
 /// Samples on the CPU clock of every online CPU.
 fn perf_event(prog: &ProgramMut<'_>, cfg: &AttachConfig) -> Result<Vec<Attachment>, Failure> {
-    let mut attr = PerfEventAttr {
-        kind: PERF_TYPE_SOFTWARE,
-        size: std::mem::size_of::<PerfEventAttr>() as u32,
-        config: PERF_COUNT_SW_CPU_CLOCK,
+    let mut attr = libbpf_sys::perf_event_attr {
+        type_: libbpf_sys::PERF_TYPE_SOFTWARE,
+        size: std::mem::size_of::<libbpf_sys::perf_event_attr>() as u32,
+        config: u64::from(libbpf_sys::PERF_COUNT_SW_CPU_CLOCK),
         ..Default::default()
     };
     match cfg.period {
-        Some(p) => attr.sample_period_or_freq = p,
+        Some(p) => attr.__bindgen_anon_1.sample_period = p,
         None => {
-            attr.sample_period_or_freq = cfg.frequency.unwrap_or(49);
-            attr.flags |= FLAG_FREQ;
+            attr.__bindgen_anon_1.sample_freq = cfg.frequency.unwrap_or(49);
+            attr.set_freq(1);
         }
     }
     let mut out = Vec::new();
@@ -264,11 +183,11 @@ fn perf_event(prog: &ProgramMut<'_>, cfg: &AttachConfig) -> Result<Vec<Attachmen
         let fd = unsafe {
             libc::syscall(
                 libc::SYS_perf_event_open,
-                &attr as *const PerfEventAttr,
+                &attr as *const libbpf_sys::perf_event_attr,
                 -1i32,
                 cpu,
                 -1i32,
-                PERF_FLAG_FD_CLOEXEC,
+                libc::c_ulong::from(libbpf_sys::PERF_FLAG_FD_CLOEXEC),
             )
         };
         if fd < 0 {

@@ -9,6 +9,7 @@
 //! the CLI) depend on it.
 
 pub mod attach;
+pub mod cause;
 pub mod consumer;
 pub mod engine;
 pub mod error;

@@ -8,10 +8,12 @@ use std::time::Duration;
 use bee_object::convention::Output;
 use bee_object::object::{map_type, specs_of, MapSpec};
 use bee_object::schema::{self, Plan};
+use bee_object::validate::section_kind;
 use bee_object::{parse_object, LOST_MAP};
-use libbpf_rs::{MapCore, MapHandle, MapType, Object, ObjectBuilder};
+use libbpf_rs::{MapCore, MapHandle, MapType, Object, ObjectBuilder, OpenMapMut, OpenObject};
 
-use crate::error::{Error, Result};
+use crate::cause::{self, Code, Facts, LoadCause};
+use crate::error::{Error, LoadError, Result};
 use crate::libbpf_log::capture_libbpf;
 use crate::spec::{AttachTarget, ObjectSource, ProbeSpec};
 
@@ -155,10 +157,7 @@ pub fn check(spec: &ProbeSpec, object: &ObjectBytes) -> Result<Checked> {
     }
     let var_writes = bee_object::vars::plan(&elf, &btf, &spec.name, &spec.vars)?;
     if !var_writes.is_empty() && elf.section_index(".rodata").is_none() {
-        return Err(Error::Setting {
-            what: format!("probes.{}.vars", spec.name),
-            reason: "the object has no .rodata map to set `const volatile` variables in".into(),
-        });
+        return Err(no_rodata(&spec.name));
     }
     // section-suffix spelling (.maps.print, ...): merge into one .maps for libbpf
     let bytes = bee_object::normalize::normalize(&object.bytes, &what)?.into_owned();
@@ -174,61 +173,86 @@ pub fn verify(cfg: &ProbeSpec, checked: &Checked) -> Result<()> {
 /// Opens the checked object with libbpf, sizes its maps, sets its variables
 /// and loads it.
 fn open_and_load(cfg: &ProbeSpec, checked: &Checked) -> Result<Object> {
+    let mut open = open_object(cfg, checked)?;
+    let mut vars_set = checked.var_writes.is_empty();
+    let mut sizes = Vec::new();
+    for mut m in open.maps_mut() {
+        let name = m.name().to_string_lossy().into_owned();
+        size_map(&mut m, &name, cfg.max_entries.get(&name).copied())?;
+        if !vars_set && name.ends_with(".rodata") {
+            set_vars(&mut m, &name, &checked.var_writes)?;
+            vars_set = true;
+        }
+        sizes.push((name, map_bytes(m.map_type(), m.key_size(), m.value_size(), m.max_entries())));
+    }
+    if !vars_set {
+        return Err(no_rodata(&cfg.name));
+    }
+    load(open, cfg, checked, &sizes)
+}
+
+/// Opens the checked object with libbpf (CO-RE against `btf_path` if set).
+fn open_object(cfg: &ProbeSpec, checked: &Checked) -> Result<OpenObject> {
     let what = &checked.what;
     let mut builder = ObjectBuilder::default();
     builder.name(&cfg.name).map_err(|e| Error::libbpf(format!("{what}: naming object"), e))?;
     if let Some(btf) = &cfg.btf_path {
         builder.btf_custom_path(btf).map_err(|e| Error::libbpf(format!("{what}: btf_path {}", btf.display()), e))?;
     }
-    let mut open =
-        builder.open_memory(&checked.bytes).map_err(|e| Error::libbpf(format!("{what}: opening object"), e))?;
+    builder.open_memory(&checked.bytes).map_err(|e| Error::libbpf(format!("{what}: opening object"), e))
+}
 
-    // A bee ringbuf carries its event type as value, which the kernel refuses
-    // for RINGBUF maps: keep the type (read from BTF above) and zero the size.
-    // Same for a PERF_EVENT_ARRAY, whose key and value must be 4 bytes.
-    let mut rodata_done = checked.var_writes.is_empty();
-    let mut sizes = Vec::new();
-    for mut m in open.maps_mut() {
-        let name = m.name().to_string_lossy().into_owned();
-        let sizing = |e| Error::libbpf(format!("map {name}: resizing for the kernel"), e);
-        if let Some(&n) = cfg.max_entries.get(&name) {
-            m.set_max_entries(n).map_err(sizing)?;
-        }
-        if m.map_type() == MapType::RingBuf && m.value_size() != 0 {
-            m.set_value_size(0).map_err(sizing)?;
-        }
-        if m.map_type() == MapType::PerfEventArray {
-            if m.value_size() != 4 {
-                m.set_value_size(4).map_err(sizing)?;
-            }
-            if m.key_size() != 4 {
-                m.set_key_size(4).map_err(sizing)?;
-            }
-        }
-        if !rodata_done && name.ends_with(".rodata") {
-            let data = m.initial_value_mut().ok_or_else(|| Error::Map {
-                map: name.clone(),
-                reason: "has no initial value to set variables in".into(),
-            })?;
-            for (off, val) in &checked.var_writes {
-                let dst = off.checked_add(val.len()).and_then(|end| data.get_mut(*off..end)).ok_or_else(|| {
-                    Error::Map { map: name.clone(), reason: format!("variable at offset {off} lies outside .rodata") }
-                })?;
-                dst.copy_from_slice(val);
-            }
-            rodata_done = true;
-        }
-        sizes.push((name, map_bytes(m.map_type(), m.key_size(), m.value_size(), m.max_entries())));
+/// Sets a map's size from `max_entries` (when configured) and its key and
+/// value sizes as the kernel wants them. A bee ringbuf carries its event
+/// type as value, which the kernel refuses for RINGBUF maps: keep the type
+/// (read from BTF) and zero the size. Same for a PERF_EVENT_ARRAY, whose key
+/// and value must be 4 bytes.
+fn size_map(m: &mut OpenMapMut<'_>, name: &str, max_entries: Option<u32>) -> Result<()> {
+    let sizing = |e| Error::libbpf(format!("map {name}: resizing for the kernel"), e);
+    if let Some(n) = max_entries {
+        m.set_max_entries(n).map_err(sizing)?;
     }
-    if !rodata_done {
-        return Err(Error::Setting {
-            what: format!("probes.{}.vars", cfg.name),
-            reason: "the object has no .rodata map to set `const volatile` variables in".into(),
-        });
+    if m.map_type() == MapType::RingBuf && m.value_size() != 0 {
+        m.set_value_size(0).map_err(sizing)?;
     }
+    if m.map_type() == MapType::PerfEventArray {
+        if m.value_size() != 4 {
+            m.set_value_size(4).map_err(sizing)?;
+        }
+        if m.key_size() != 4 {
+            m.set_key_size(4).map_err(sizing)?;
+        }
+    }
+    Ok(())
+}
 
+/// Writes the configured `const volatile` variables into `.rodata` map `m`.
+fn set_vars(m: &mut OpenMapMut<'_>, name: &str, writes: &[(usize, Vec<u8>)]) -> Result<()> {
+    let err = |reason: String| Error::Map { map: name.to_string(), reason };
+    let data = m.initial_value_mut().ok_or_else(|| err("has no initial value to set variables in".into()))?;
+    for (off, val) in writes {
+        let dst = off
+            .checked_add(val.len())
+            .and_then(|end| data.get_mut(*off..end))
+            .ok_or_else(|| err(format!("variable at offset {off} lies outside .rodata")))?;
+        dst.copy_from_slice(val);
+    }
+    Ok(())
+}
+
+/// `vars` are set but the object has nowhere to put them.
+fn no_rodata(probe: &str) -> Error {
+    Error::Setting {
+        what: format!("probes.{probe}.vars"),
+        reason: "the object has no .rodata map to set `const volatile` variables in".into(),
+    }
+}
+
+/// Loads the opened object (verifier included), capturing libbpf's log for
+/// the error.
+fn load(open: OpenObject, cfg: &ProbeSpec, checked: &Checked, sizes: &[(String, u64)]) -> Result<Object> {
     let (loaded, log) = capture_libbpf(|| open.load());
-    loaded.map_err(|e| load_error(cfg, checked, &sizes, &log, e))
+    loaded.map_err(|e| load_error(cfg, checked, sizes, &log, e))
 }
 
 /// Approximate kernel memory of a map, for messages.
@@ -239,61 +263,24 @@ fn map_bytes(t: MapType, key: u32, value: u32, entries: u32) -> u64 {
     }
 }
 
-/// `16 MiB`, `512 KiB`, `100 B`.
-fn human_bytes(n: u64) -> String {
-    match n {
-        n if n >= 1 << 30 => format!("{:.1} GiB", n as f64 / (1u64 << 30) as f64),
-        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64),
-        n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
-        n => format!("{n} B"),
-    }
-}
-
-/// The error of a failed load, with the likeliest cause: a map the kernel
-/// had no memory for, missing kernel BTF, a verifier rejection (with its
-/// log), a program type the kernel lacks.
+/// The error of a failed load, with the likeliest cause (see
+/// [`cause::classify_load`]): a map the kernel had no memory for, missing
+/// kernel BTF, a verifier rejection (with its log), or what the failing
+/// program's section kind explains.
 fn load_error(cfg: &ProbeSpec, checked: &Checked, sizes: &[(String, u64)], log: &str, e: libbpf_rs::Error) -> Error {
-    let what = &checked.what;
-    // libbpf: "map 'NAME': failed to create: -ENOMEM" (or E2BIG)
-    let failed_map = log.lines().find_map(|l| {
-        let rest = l.split("map '").nth(1)?;
-        let (name, tail) = rest.split_once('\'')?;
-        tail.contains("failed to create").then(|| name.to_string())
-    });
-    if let Some(map) = failed_map {
-        let too_big = e.kind() == libbpf_rs::ErrorKind::TooBig || log.contains("E2BIG");
-        if too_big || log.contains("ENOMEM") || e.kind() == libbpf_rs::ErrorKind::OutOfMemory {
-            let bytes = sizes.iter().find(|(n, _)| *n == map).map_or(0, |(_, b)| *b);
-            let reason = format!(
-                "{what}: the kernel could not create it ({}, about {} of kernel memory): make it smaller with `max_entries = N` in [probes.{}.maps.{map}]",
-                if too_big { "E2BIG: larger than the kernel allows" } else { "ENOMEM: not enough memory" },
-                human_bytes(bytes),
-                cfg.name,
-            );
-            return Error::Map { map, reason };
+    let code = Code::of(&e);
+    let cause = cause::classify_load(log, code, sizes).unwrap_or_else(|| {
+        let program = cause::failed_program(log).unwrap_or("");
+        match object_prog_section(&checked.bytes, program) {
+            Some(section) => {
+                let facts = Facts::gather(section_kind(&section), cause::attach_target(&section, None));
+                cause::program_cause(program, &section, code, &facts)
+            }
+            None => LoadCause::Other,
         }
-    }
-    let tail: Vec<&str> =
-        log.lines().filter(|l| !l.contains("BPF token")).rev().take(12).collect::<Vec<_>>().into_iter().rev().collect();
-    let section = log.lines().find_map(|l| l.split("prog '").nth(1).and_then(|s| s.split('\'').next())).unwrap_or("");
-    let section_hint = if log.contains("failed to find valid kernel BTF") {
-        format!(
-            " (no kernel BTF: this kernel lacks /sys/kernel/btf/vmlinux; set `btf_path = \"/path/to/vmlinux.btf\"` in [probes.{}])",
-            cfg.name
-        )
-    } else if log.contains("END PROG LOAD LOG") && !log.contains("Operation not permitted") {
-        format!(" (the verifier rejected program {section}; its log follows)")
-    } else {
-        object_prog_section(&checked.bytes, section).map_or(String::new(), |s| crate::attach::hint(&s, &e, None))
-    };
-    Error::Libbpf {
-        what: format!(
-            "{what}: loading into the kernel failed{section_hint}{}{}",
-            if tail.is_empty() { "" } else { "; libbpf/verifier log:\n  " },
-            tail.join("\n  ")
-        ),
-        cause: e,
-    }
+    });
+    let log = cause::log_tail(log);
+    Error::Load(Box::new(LoadError { object: checked.what.clone(), probe: cfg.name.clone(), cause, log, error: e }))
 }
 
 /// Loads a checked probe into the kernel (verifier included) without

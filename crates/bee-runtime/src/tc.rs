@@ -67,7 +67,8 @@ impl Direction {
     }
 
     /// The clsact class the filters of this direction hang off
-    /// (`TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS/EGRESS)`).
+    /// (`TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS/EGRESS)`; linux/pkt_sched.h,
+    /// whose `TC_H_*` neither libc nor libbpf-sys defines).
     fn parent(self) -> u32 {
         match self {
             Direction::Ingress => 0xFFFF_FFF2,

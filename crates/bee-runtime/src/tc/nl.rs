@@ -4,21 +4,19 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-// linux/netlink.h, linux/rtnetlink.h
-const NLMSG_HDRLEN: usize = 16;
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
-const NLM_F_REQUEST: u16 = 0x1;
-const NLM_F_DUMP: u16 = 0x300;
-const RTM_NEWQDISC: u16 = 36;
-const RTM_GETQDISC: u16 = 38;
-const RTM_NEWTFILTER: u16 = 44;
-const RTM_GETTFILTER: u16 = 46;
+// linux/rtnetlink.h
+use libc::{RTM_GETQDISC, RTM_GETTFILTER, RTM_NEWQDISC, RTM_NEWTFILTER, TCA_KIND, TCA_OPTIONS};
+
+// linux/netlink.h, which libc spells as c_int: the header fields are u16
+const NLMSG_HDRLEN: usize = std::mem::size_of::<libc::nlmsghdr>();
+const NLMSG_ERROR: u16 = libc::NLMSG_ERROR as u16;
+const NLMSG_DONE: u16 = libc::NLMSG_DONE as u16;
+const NLM_F_REQUEST: u16 = libc::NLM_F_REQUEST as u16;
+const NLM_F_DUMP: u16 = libc::NLM_F_DUMP as u16;
+const NLA_TYPE_MASK: u16 = libc::NLA_TYPE_MASK as u16;
+// not in libc: sizeof(struct tcmsg) and TCA_BPF_ID (linux/pkt_cls.h)
 const TCMSG_LEN: usize = 20;
-const TCA_KIND: u16 = 1;
-const TCA_OPTIONS: u16 = 2;
 const TCA_BPF_ID: u16 = 11;
-const NLA_TYPE_MASK: u16 = 0x3FFF;
 
 /// A qdisc, or a filter (or the header of a priority's filter list).
 #[derive(Debug, Default, PartialEq, Eq)]
