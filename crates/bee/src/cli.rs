@@ -1,0 +1,165 @@
+//! `bee`'s command line (also read by build.rs, which renders the man
+//! pages and shell completions from it).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::template::{MapKind, OutputKind, ProgramType};
+
+/// bee writes, builds, describes and runs eBPF probes in the BumbleBee
+/// convention: kernel C whose maps are named print_, counter_, gauge_ or
+/// hist_ (or sit in sections .maps.print, ...), with no user-space code.
+/// The same objects run in beed, the daemon, from /etc/bee/probes.d.
+#[derive(Parser, Debug)]
+#[command(name = "bee", version, propagate_version = true, max_term_width = 100)]
+#[command(after_help = "Workflow: bee init → bee build probe.c → sudo bee run probe.o → copy probe.o to \
+                        /etc/bee/probes.d/ and list it in a [probes.NAME] table for beed.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Write a new probe from a template (asks, or takes every choice as a flag).
+    Init(InitArgs),
+    /// Compile a probe with the local clang and check that beed can run it.
+    Build(BuildArgs),
+    /// Show what beed will do with a probe, without loading it.
+    Describe(DescribeArgs),
+    /// Load a probe and show its maps live (needs root).
+    Run(RunArgs),
+    /// Print bee's version.
+    Version,
+    /// Print a shell completion script (bash, zsh, fish, ...).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages and completions into DIR (used by the packages).
+    #[command(hide = true)]
+    GenerateDocs { dir: PathBuf },
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// Language of the probe (only C).
+    #[arg(long, short = 'l', value_enum)]
+    pub language: Option<Language>,
+    /// What the probe watches.
+    #[arg(long, value_enum)]
+    pub program_type: Option<ProgramType>,
+    /// How records leave the kernel.
+    #[arg(long, short = 'm', value_enum)]
+    pub map: Option<MapKind>,
+    /// What the map becomes: events or metrics.
+    #[arg(long, short = 'o', value_enum)]
+    pub output_type: Option<OutputKind>,
+    /// The file to write (default: asked, or probe.bpf.c without a terminal).
+    #[arg(long, short = 'f')]
+    pub file: Option<PathBuf>,
+    /// Copy an example of the library instead (see --list-examples).
+    #[arg(long, conflicts_with_all = ["program_type", "map", "output_type"])]
+    pub example: Option<String>,
+    /// List the examples and exit.
+    #[arg(long)]
+    pub list_examples: bool,
+    /// Overwrite an existing file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Language {
+    C,
+}
+
+#[derive(Args, Debug)]
+pub struct BuildArgs {
+    /// The probe's C source.
+    pub input: PathBuf,
+    /// Output object (default: INPUT with .o for .c, e.g. probe.bpf.o).
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+    /// Target architecture (default: this machine's).
+    #[arg(long, value_enum)]
+    pub arch: Option<Arch>,
+    /// Extra flags for clang (e.g. --cflags="-DDEBUG -I include").
+    #[arg(long, allow_hyphen_values = true)]
+    pub cflags: Option<String>,
+    /// Keep the DWARF debug info (BTF is always kept).
+    #[arg(long)]
+    pub keep_debug: bool,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arch {
+    #[value(name = "x86_64", alias = "amd64")]
+    X86_64,
+    #[value(name = "aarch64", alias = "arm64")]
+    Aarch64,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct DescribeArgs {
+    /// A compiled probe (.o).
+    pub object: PathBuf,
+    /// Text for people, JSON for programs.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub output: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// A compiled probe (.o).
+    pub object: PathBuf,
+    /// Show only records whose FIELD matches REGEX in MAP (repeatable;
+    /// the last filter of a map wins), as bumblebee: MAP,FIELD,REGEX.
+    #[arg(long, short = 'f', value_name = "MAP,FIELD,REGEX")]
+    pub filter: Vec<String>,
+    /// JSON lines on stdout instead of the terminal UI (automatic when
+    /// stdout is not a terminal).
+    #[arg(long)]
+    pub no_tty: bool,
+    /// Set a `const volatile` variable before load (repeatable): NAME=VALUE.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Kernel BTF to relocate against (kernels without /sys/kernel/btf/vmlinux).
+    #[arg(long)]
+    pub btf_path: Option<PathBuf>,
+    /// Attach target of a program that needs one (uprobes, usdt, xdp, tc,
+    /// perf_event), as beed's [probes.NAME.attach.PROGRAM]:
+    /// PROGRAM:KEY=VALUE[,KEY=VALUE...], e.g. handler:binary=/bin/bash,func=readline.
+    #[arg(long, value_name = "PROGRAM:KEY=VALUE,...")]
+    pub attach: Vec<String>,
+    /// How often hash maps are read.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub interval: std::time::Duration,
+    /// Stop after this long (default: until Ctrl-C or q).
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<std::time::Duration>,
+}
+
+/// `500ms`, `2s`, `1m`.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let (num, unit) = s.find(|c: char| !c.is_ascii_digit()).map_or((s, "s"), |i| s.split_at(i));
+    let n: u64 = num.parse().map_err(|_| format!("`{s}` is not a duration (examples: 500ms, 2s, 1m)"))?;
+    let d = match unit {
+        "ms" => std::time::Duration::from_millis(n),
+        "s" => std::time::Duration::from_secs(n),
+        "m" => std::time::Duration::from_secs(n.saturating_mul(60)),
+        _ => return Err(format!("`{s}`: unknown unit `{unit}` (use ms, s or m)")),
+    };
+    if d.is_zero() {
+        return Err("a duration must be more than 0".into());
+    }
+    Ok(d)
+}
