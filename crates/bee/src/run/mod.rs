@@ -162,6 +162,10 @@ pub fn run(args: &RunArgs) -> Result<()> {
         m.state = "running".into();
         m.programs = sections(&bytes, &what);
     }
+    if json {
+        // on stderr: stdout carries only records
+        eprintln!("bee: running {what} ({} watched maps); Ctrl-C to stop", maps.len());
+    }
     let deadline = args.duration.map(|d| Instant::now() + d);
     let res = if json { wait(&sfd, deadline) } else { tui::run(&model, &sfd, deadline) };
     handle.stop();
