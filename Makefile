@@ -7,7 +7,7 @@ CONFIG ?= packaging/beed.toml
 DEB_DEPS := clang llvm libelf-dev zlib1g-dev pkg-config make gcc bpftool prometheus curl libbpf-dev iproute2
 DEPS_STAMP := target/.deps-installed
 
-.PHONY: run test build deps tracefs bench fuzz clean
+.PHONY: run test test-unit build deps tracefs bench fuzz clean
 
 run: deps tracefs
 	$(CARGO) build --release --bin beed
@@ -18,11 +18,16 @@ test: deps tracefs
 		$(CARGO) fmt --all -- --check; \
 	else echo "rustfmt is not installed: skipping the format check"; fi
 	@if $(CARGO) clippy --version >/dev/null 2>&1; then \
-		$(CARGO) clippy --all-targets -- -D warnings; \
+		$(CARGO) clippy --all-targets --all-features -- -D warnings; \
 	else echo "clippy is not installed: skipping lints"; fi
-	$(CARGO) test --all-targets -- --test-threads=1
+	$(CARGO) test --all-targets --all-features -- --test-threads=1
 	$(MAKE) test-systemd
 	$(MAKE) test-kernels
+
+# the tests that need neither root nor the kernel (no `root-tests` feature:
+# tests/kernel/ and the runtime's collect.rs are not even built); any user
+test-unit:
+	$(CARGO) test --all-targets
 
 build: deps
 	$(CARGO) build --release

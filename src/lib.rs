@@ -21,11 +21,24 @@ pub mod sinks;
 
 pub use config::DEFAULT_PATH;
 
-/// The built-in probes compiled by build.rs from `src/bpf/*.bpf.c`.
+/// The built-in probes compiled by build.rs from `src/bpf/*.bpf.c`: their
+/// objects (`BUILTINS`, which the daemon loads through the generic path like
+/// any other probe) and their libbpf-cargo skeletons. The daemon does not
+/// use the skeletons; the kernel tests do (tests/kernel/builtins.rs): they
+/// load each built-in through its skeleton and read every event both with
+/// the generic BTF decoder and as the skeleton's compiler-generated struct,
+/// which checks the decoder against the compiler's own layout.
 pub mod builtins {
-    // generated code: the skeletons are compiled (and type-checked) with the
-    // crate, the daemon loads the same objects through the generic path
-    #![allow(clippy::all, clippy::pedantic, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-    #![allow(clippy::undocumented_unsafe_blocks, dead_code, unused_imports, missing_docs, unsafe_op_in_unsafe_fn)]
+    // generated code: `.unwrap()`, `.expect()` and `panic!` on a map or
+    // program missing from the object the skeleton was generated from, and
+    // unsafe blocks without SAFETY comments
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::undocumented_unsafe_blocks)]
     include!(concat!(env!("OUT_DIR"), "/builtins.rs"));
+
+    // SAFETY: #[repr(C)] structs of integers and integer arrays only (the
+    // skeleton spells padding out as `__pad` byte arrays): every bit pattern
+    // is a valid value, so they may be read from a ring buffer record.
+    unsafe impl plain::Plain for exitsnoop::types::exit_event {}
+    // SAFETY: as above; `u32`, `[i8; 16]` and `u16` members only.
+    unsafe impl plain::Plain for tcpconnect::types::connect_event {}
 }

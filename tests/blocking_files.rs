@@ -5,6 +5,9 @@
 //! `/proc/self/pagemap` (size 0, hundreds of GiB to read). Each is an error
 //! naming the file, in bounded time and memory, never a hang.
 //!
+//! No root; the FIFOs in the runtime directory of a running beed, which
+//! loads probes: tests/kernel/blocking_files.rs.
+//!
 //! Before: `beed --check-config` blocked forever on the first kind and grew
 //! until out of memory on the second; beed blocked at start (SIGTERM
 //! ignored) on a FIFO in its runtime directory, and `beed --reload` blocked
@@ -16,26 +19,9 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{fixture, is_root, start, TestResult};
+use common::{fixture, run_limited as run, TestResult};
 
 const TRACE_PIPE: &str = "/sys/kernel/tracing/trace_pipe";
-
-fn mkfifo(p: &Path) -> TestResult {
-    assert!(Command::new("mkfifo").arg(p).status()?.success());
-    Ok(())
-}
-
-/// Runs beed with `args` under a 3 GiB address-space limit (so that a read
-/// that grows without bound fails instead of exhausting the machine); kills
-/// it after 30 s (a hang is a failure). Returns (exit code, output).
-fn run(args: &[&str], env: &[(&str, &Path)]) -> Result<(Option<i32>, String), Box<dyn std::error::Error>> {
-    let mut cmd = Command::new("sh");
-    cmd.arg("-c").arg("ulimit -v 3000000 && exec \"$0\" \"$@\"").arg(env!("CARGO_BIN_EXE_beed")).args(args);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    Ok(common::run_bounded(cmd)?)
-}
 
 #[test]
 fn kernel_files_in_the_configuration_are_errors_not_hangs() -> TestResult {
@@ -71,34 +57,6 @@ fn kernel_files_in_the_configuration_are_errors_not_hangs() -> TestResult {
     let (code, text) = check("")?;
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("probes.d/pipe.toml: reading it would block"), "{text}");
-    Ok(())
-}
-
-#[test]
-fn fifos_in_the_runtime_directory_stop_nothing() -> TestResult {
-    if !is_root() {
-        return Err("run as root (make test)".into());
-    }
-    let dir = tempfile::tempdir()?;
-    let d = dir.path();
-    let rundir = d.join("run");
-    std::fs::create_dir(&rundir)?;
-    // a "state file" of a gone beed, and the status file's scratch name
-    mkfifo(&rundir.join("tc.99999"))?;
-    mkfifo(&rundir.join(".reload.tmp"))?;
-    let beed = start(d, "[metrics]\nlisten = \"127.0.0.1:{port}\"\n[events]\noutput = \"none\"\n")?;
-
-    // the status file itself: `--reload` reads it before signalling
-    std::fs::remove_file(rundir.join("reload"))?;
-    mkfifo(&rundir.join("reload"))?;
-    let pid = beed.child.id().to_string();
-    let (code, text) = run(&["--reload", &pid], &[("BEED_RUNTIME_DIR", &rundir)])?;
-    assert_eq!(code, Some(0), "{text}");
-    assert!(text.contains("reloaded: 0 probes up, 0 failed"), "{text}");
-
-    let (status, log) = beed.terminate();
-    assert!(status.is_some_and(|s| s.success()), "{status:?}\n{log}");
-    assert!(log.contains("tc.99999") && log.contains("not a regular file"), "{log}");
     Ok(())
 }
 

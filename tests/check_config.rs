@@ -1,21 +1,14 @@
-//! `beed --check-config` runs every check that does not need the kernel,
-//! and `--check-config --load` runs the verifier too: each bad setting is a
-//! clear error naming the file, probe, map, field or key, in bounded time,
-//! never a panic. The object tests need root only for `--load`.
+//! `beed --check-config` runs every check that does not need the kernel:
+//! each bad setting is a clear error naming the file, probe, map, field or
+//! key, in bounded time, never a panic; beed itself refuses a bad config
+//! before loading anything. No root (`--check-config --load`, which runs the
+//! verifier: tests/kernel/check_config.rs).
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 
-use common::{compile, fixture, is_root, TestResult};
-
-/// `beed --check-config PATH [extra]`, bounded (common::run_bounded).
-fn check(path: &Path, extra: &[&str]) -> Result<(Option<i32>, String), Box<dyn std::error::Error>> {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_beed"));
-    cmd.arg("--check-config").arg(path).args(extra);
-    Ok(common::run_bounded(cmd)?)
-}
+use common::{check_config as check, compile, fixture, TestResult};
 
 #[test]
 fn every_setting_is_checked_without_the_kernel() -> TestResult {
@@ -86,23 +79,30 @@ fn non_regular_files_and_os_errors() -> TestResult {
 }
 
 #[test]
-fn load_runs_the_verifier_without_attaching() -> TestResult {
-    if !is_root() {
-        return Err("run as root (make test)".into());
-    }
+fn bad_config_exits_non_zero_naming_the_line() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let d = dir.path();
-    let good = compile(&fixture("user_probe.bpf.c"), d)?;
-    let bad = compile(&fixture("verifier_reject.bpf.c"), d)?;
-    std::fs::write(d.join("good.toml"), format!("[probes.good]\nobject = \"{}\"\n", good.display()))?;
-    std::fs::write(d.join("bad.toml"), format!("[probes.bad]\nobject = \"{}\"\n", bad.display()))?;
-    // without --load the rejected object passes: only the kernel knows
-    assert_eq!(check(&d.join("bad.toml"), &[])?.0, Some(0));
-    let (code, text) = check(&d.join("bad.toml"), &["--load"])?;
-    assert_eq!(code, Some(1), "{text}");
-    assert!(text.contains("the verifier rejected program unchecked"), "{text}");
-    let (code, text) = check(&d.join("good.toml"), &["--load"])?;
-    assert_eq!(code, Some(0), "{text}");
-    assert!(text.contains("loaded into the kernel and verified"), "{text}");
+    let path = dir.path().join("beed.toml");
+    let cases = [
+        (
+            "[metrics]\nlisten = \"127.0.0.1:0\"\n\n[probes.exitsnoop]\nintervall = \"1s\"\n",
+            ":5:1: unknown field `intervall`",
+        ),
+        ("[probes.nosuchprobe]\n", ":1:9: probe `nosuchprobe` is not a built-in"),
+        (
+            "[probes.mine]\nobject = \"/nonexistent.bpf.o\"\n",
+            ":2:10: probes.mine.object: /nonexistent.bpf.o does not exist",
+        ),
+        ("[metrics\n", ":1:"),
+    ];
+    for (cfg, want) in cases {
+        std::fs::write(&path, cfg)?;
+        for extra in [&[][..], &["--check-config"][..]] {
+            let out = Command::new(env!("CARGO_BIN_EXE_beed")).args(extra).arg("--config").arg(&path).output()?;
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{cfg:?} {extra:?}: {err}");
+            assert!(err.contains(&format!("{}{want}", path.display())), "{cfg:?}: want {want:?} in:\n{err}");
+            assert!(!err.contains("loaded"), "loaded something before failing: {err}");
+        }
+    }
     Ok(())
 }

@@ -196,7 +196,188 @@ impl Refused {
 
 #[cfg(test)]
 mod tests {
-    use super::Refused;
+    use super::*;
+    use bee_object::schema::FieldKind;
+
+    type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+    fn field(name: &str, offset: usize, kind: FieldKind) -> Field {
+        Field { name: name.into(), offset, kind }
+    }
+
+    /// `struct { u32 pid; char comm[8]; ipv4_addr daddr; u8 ip6[16] as in6_addr;
+    /// s16 delta; u32 vals[2]; u64 value; }` with `le` added by the caller.
+    fn plan(extra: &[Field]) -> Plan {
+        let mut fields = vec![
+            field("pid", 0, FieldKind::Unsigned(4)),
+            field("comm", 4, FieldKind::Str(8)),
+            field("daddr", 12, FieldKind::Ipv4),
+            field("addr6", 16, FieldKind::Ipv6),
+            field("delta", 32, FieldKind::Signed(2)),
+            field("vals", 36, FieldKind::IntArray { elem: 4, signed: false, len: 2 }),
+            field("value", 48, FieldKind::Unsigned(8)),
+        ];
+        fields.extend_from_slice(extra);
+        Plan { type_name: "struct ev".into(), size: 64, fields }
+    }
+
+    fn record() -> Vec<u8> {
+        let mut r = vec![0u8; 64];
+        r[0..4].copy_from_slice(&4242u32.to_le_bytes());
+        r[4..8].copy_from_slice(b"bash");
+        r[12..16].copy_from_slice(&[10, 0, 0, 1]);
+        r[31] = 1; // ::1
+        r[32..34].copy_from_slice(&(-7i16).to_le_bytes());
+        r[48..56].copy_from_slice(&9u64.to_le_bytes());
+        r
+    }
+
+    fn names(fields: &[Field]) -> Vec<&str> {
+        fields.iter().map(|f| f.name.as_str()).collect()
+    }
+
+    fn cfg(labels: Option<&[&str]>, drop: &[&str]) -> MapConfig {
+        MapConfig {
+            labels: labels.map(|l| l.iter().map(|s| s.to_string()).collect()),
+            drop: drop.iter().map(|s| s.to_string()).collect(),
+            ..MapConfig::default()
+        }
+    }
+
+    #[test]
+    fn label_names_are_sanitized() {
+        for (field, want) in [
+            ("comm", "comm"),
+            ("in_x", "in_x"),
+            ("a.b-c d", "a_b_c_d"),
+            ("héllo", "h_llo"),
+            ("", "field_"),
+            ("9lives", "field_9lives"),
+            ("__name__", "field___name__"),
+            ("_x", "_x"),
+            ("probe", "field_probe"),
+            ("le", "field_le"),
+            ("probes", "probes"),
+        ] {
+            assert_eq!(label_name(field), want, "{field:?}");
+        }
+    }
+
+    #[test]
+    fn label_values_render_as_text() {
+        let p = plan(&[
+            field("up", 56, FieldKind::Bool(1)),
+            field("state", 57, FieldKind::Enum { size: 1, signed: false, values: vec![(0, "IDLE".into())] }),
+            field("other", 58, FieldKind::Enum { size: 1, signed: false, values: vec![(0, "IDLE".into())] }),
+        ]);
+        let mut rec = record();
+        rec[56] = 1;
+        rec[58] = 3;
+        let fields = label_fields(&p);
+        assert_eq!(names(&fields), vec!["pid", "comm", "daddr", "addr6", "delta", "value", "up", "state", "other"]);
+        assert_eq!(
+            label_values(&fields, &rec),
+            vec!["4242", "bash", "10.0.0.1", "::1", "-7", "9", "true", "IDLE", "3"]
+        );
+        // a record too short for a field gives an empty value, not a panic
+        assert_eq!(label_values(&fields, &rec[..14]), vec!["4242", "bash", "", "", "", "", "", "", ""]);
+        let pairs = label_pairs(&["pid".to_string(), "comm".to_string()], &fields, &rec);
+        let got: Vec<(&str, &str)> = pairs.iter().map(|p| (p.name(), p.value())).collect();
+        assert_eq!(got, vec![("pid", "4242"), ("comm", "bash")]);
+    }
+
+    #[test]
+    fn adjacent_label_fields_are_one_copy() {
+        let p = plan(&[]);
+        let fields = label_fields(&p);
+        // pid+comm+daddr+addr6 (0..32), delta (32..34), value (48..56)
+        assert_eq!(key_ranges(&fields), vec![0..34, 48..56]);
+        let mut key = Vec::new();
+        assert!(key_from_ranges(&key_ranges(&fields), &record(), &mut key));
+        assert_eq!(key.len(), 42);
+        assert!(!key_from_ranges(&key_ranges(&fields), &record()[..40], &mut key));
+    }
+
+    #[test]
+    fn select_narrows_by_labels_drop_and_exclude() -> TestResult {
+        let p = plan(&[]);
+        let all = select("m", &p, &cfg(None, &[]), &["value"])?;
+        assert_eq!(names(&all), vec!["pid", "comm", "daddr", "addr6", "delta"], "arrays and the value are not labels");
+        let only = select("m", &p, &cfg(Some(&["comm", "pid"]), &[]), &["value"])?;
+        assert_eq!(names(&only), vec!["pid", "comm"], "in the struct's order");
+        let dropped = select("m", &p, &cfg(None, &["comm", "addr6"]), &[])?;
+        assert_eq!(names(&dropped), vec!["pid", "daddr", "delta", "value"]);
+        let both = select("m", &p, &cfg(Some(&["comm", "pid"]), &["pid"]), &[])?;
+        assert_eq!(names(&both), vec!["comm"]);
+        // the excluded field goes even when named
+        let named = select("m", &p, &cfg(Some(&["value", "pid"]), &[]), &["value"])?;
+        assert_eq!(names(&named), vec!["pid"]);
+        Ok(())
+    }
+
+    #[test]
+    fn select_refuses_unknown_and_array_fields() {
+        let p = plan(&[]);
+        let err = |c: MapConfig| select("m", &p, &c, &[]).err().map(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(
+            err(cfg(Some(&["comn"]), &[])),
+            "map m: label setting names `comn`, which is not a field (fields: pid, comm, daddr, addr6, delta, vals, value)"
+        );
+        assert!(err(cfg(None, &["nosuch"])).contains("label setting names `nosuch`"));
+        assert_eq!(err(cfg(Some(&["vals"]), &[])), "map m: field `vals` is an array and cannot be a label");
+        assert_eq!(err(cfg(None, &["vals"])), "map m: field `vals` is an array and cannot be a label");
+    }
+
+    #[test]
+    fn value_field_is_configured_or_le_or_value() -> TestResult {
+        let p = plan(&[]);
+        let with_le = plan(&[field("le", 56, FieldKind::Unsigned(8))]);
+        let none = cfg(None, &[]);
+        assert_eq!(value_field("m", &p, &none, Output::Gauge)?.name, "value");
+        assert_eq!(value_field("m", &with_le, &none, Output::Hist)?.name, "le");
+        assert_eq!(value_field("m", &with_le, &none, Output::Gauge)?.name, "value", "le only for hist");
+        assert_eq!(value_field("m", &p, &none, Output::Hist)?.name, "value");
+        let delta = MapConfig { value: Some("delta".into()), ..MapConfig::default() };
+        assert_eq!(value_field("m", &p, &delta, Output::Gauge)?.name, "delta");
+        let err = |plan: &Plan, c: &MapConfig, o| {
+            value_field("m", plan, c, o).err().map(|e| e.to_string()).unwrap_or_default()
+        };
+        let comm = MapConfig { value: Some("comm".into()), ..MapConfig::default() };
+        assert_eq!(err(&p, &comm, Output::Gauge), "map m: value field `comm` is not a number");
+        let nosuch = MapConfig { value: Some("nosuch".into()), ..MapConfig::default() };
+        assert!(err(&p, &nosuch, Output::Gauge)
+            .starts_with("map m: no value field for gauge output: name a field `nosuch`"));
+        let no_value = Plan { type_name: "struct k".into(), size: 8, fields: p.fields[..2].to_vec() };
+        assert_eq!(
+            err(&no_value, &none, Output::Hist),
+            "map m: no value field for hist output: name a field `le` or `value` or set `value = \"FIELD\"` in [probes.NAME.maps.m] (numeric fields: pid)"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn slot_field_is_configured_or_slot_or_bucket() -> TestResult {
+        let key = |f: Vec<Field>| Plan { type_name: "struct hk".into(), size: 16, fields: f };
+        let none = cfg(None, &[]);
+        let k = key(vec![field("cpu", 0, FieldKind::Unsigned(4)), field("bucket", 4, FieldKind::Unsigned(4))]);
+        assert_eq!(slot_field("p", "m", &k, &none)?.name, "bucket");
+        let k = key(vec![field("bucket", 0, FieldKind::Unsigned(4)), field("slot", 4, FieldKind::Signed(4))]);
+        assert_eq!(slot_field("p", "m", &k, &none)?.name, "slot", "slot before bucket");
+        let cpu = MapConfig { slot: Some("cpu".into()), ..MapConfig::default() };
+        let k = key(vec![field("cpu", 0, FieldKind::Unsigned(4)), field("slot", 4, FieldKind::Unsigned(4))]);
+        assert_eq!(slot_field("p", "m", &k, &cpu)?.name, "cpu");
+        let err = |k: &Plan, c: &MapConfig| slot_field("p", "m", k, c).err().map(|e| e.to_string()).unwrap_or_default();
+        let k = key(vec![field("cpu", 0, FieldKind::Unsigned(4))]);
+        assert_eq!(
+            err(&k, &none),
+            "map m: hist key struct hk has no slot field `slot` or `bucket`: set `slot = \"FIELD\"` in [probes.p.maps.m]"
+        );
+        let k = key(vec![field("slot", 0, FieldKind::Enum { size: 4, signed: false, values: vec![] })]);
+        assert_eq!(err(&k, &none), "map m: slot field `slot` must be an integer");
+        let k = key(vec![field("slot", 0, FieldKind::Bool(1))]);
+        assert_eq!(err(&k, &none), "map m: slot field `slot` must be an integer");
+        Ok(())
+    }
 
     #[test]
     fn refused_label_sets_count_once_while_they_stay() {

@@ -1,66 +1,18 @@
-//! Helpers shared by the integration tests: compiling C fixtures with clang,
+//! Helpers shared by the integration tests of `tests/` and `tests/kernel/`:
+//! the C fixtures (compiled by `bee_testutil`),
 //! running the real beed binary, scraping it.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Compiles `src` (a C file) with clang into `dir`.
-pub fn compile(src: &Path, dir: &Path) -> Result<PathBuf, String> {
-    let stem = src.file_name().and_then(|s| s.to_str()).unwrap_or("x").trim_end_matches(".c");
-    let out = dir.join(format!("{stem}.o"));
-    compile_to(src, &out, &[])?;
-    Ok(out)
-}
-
-/// Compiles `src` with clang into `out`, with extra `-D...` flags.
-pub fn compile_to(src: &Path, out: &Path, defines: &[&str]) -> Result<(), String> {
-    let r = repo();
-    let arch = if cfg!(target_arch = "aarch64") { "arm64" } else { "x86" };
-    let res = Command::new("clang")
-        .args(["-g", "-O2", "-target", "bpf", &format!("-D__TARGET_ARCH_{arch}")])
-        .args(defines)
-        .arg("-I")
-        .arg(r.join("vmlinux"))
-        .arg("-I")
-        .arg(r.join("solo_types"))
-        .arg("-c")
-        .arg(src)
-        .arg("-o")
-        .arg(out)
-        .output()
-        .map_err(|e| format!("running clang: {e}"))?;
-    if !res.status.success() {
-        return Err(format!("clang {}: {}", src.display(), String::from_utf8_lossy(&res.stderr)));
-    }
-    Ok(())
-}
-
-/// Compiles the C program `tests/fixtures/NAME.c` into `dir/NAME`.
-pub fn build_tool(dir: &Path, name: &str) -> Result<PathBuf, String> {
-    let out = dir.join(name);
-    let st = Command::new("cc")
-        .arg("-O2")
-        .arg("-o")
-        .arg(&out)
-        .arg(fixture(&format!("{name}.c")))
-        .status()
-        .map_err(|e| format!("running cc: {e}"))?;
-    if !st.success() {
-        return Err(format!("cc tests/fixtures/{name}.c failed"));
-    }
-    Ok(out)
-}
+pub use bee_testutil::*;
 
 /// `promtool check metrics` on a scrape: Ok unless it does not parse or
 /// lint findings concern more than bumblebee's own counter names.
@@ -103,6 +55,25 @@ pub fn run_bounded(mut cmd: Command) -> Result<(Option<i32>, String), String> {
     Ok((out.status.code(), text))
 }
 
+/// Runs beed with `args` under a 3 GiB address-space limit (so that a read
+/// that grows without bound fails instead of exhausting the machine); kills
+/// it after 30 s (a hang is a failure). Returns (exit code, output).
+pub fn run_limited(args: &[&str], env: &[(&str, &Path)]) -> Result<(Option<i32>, String), Box<dyn std::error::Error>> {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg("ulimit -v 3000000 && exec \"$0\" \"$@\"").arg(env!("CARGO_BIN_EXE_beed")).args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    Ok(run_bounded(cmd)?)
+}
+
+/// `beed --check-config PATH [extra]`, bounded (run_bounded).
+pub fn check_config(path: &Path, extra: &[&str]) -> Result<(Option<i32>, String), Box<dyn std::error::Error>> {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_beed"));
+    cmd.arg("--check-config").arg(path).args(extra);
+    Ok(run_bounded(cmd)?)
+}
+
 /// VmRSS of `pid`, in KiB.
 pub fn rss_kib(pid: u32) -> Result<u64, String> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| e.to_string())?;
@@ -111,10 +82,6 @@ pub fn rss_kib(pid: u32) -> Result<u64, String> {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .ok_or_else(|| format!("no VmRSS in /proc/{pid}/status"))
-}
-
-pub fn fixture(name: &str) -> PathBuf {
-    repo().join("tests/fixtures").join(name)
 }
 
 pub fn free_port() -> u16 {

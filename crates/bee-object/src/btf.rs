@@ -294,3 +294,195 @@ impl Btf {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testbtf::{BtfBuilder, BOOL, CHAR, SIGNED};
+
+    type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+    /// The error message of parsing `data`.
+    fn parse_err(data: &[u8]) -> String {
+        Btf::parse(data, "obj.o").err().map(|e| e.to_string()).unwrap_or_default()
+    }
+
+    #[test]
+    fn header_strings_struct_int_and_array() -> TestResult {
+        let mut b = BtfBuilder::default();
+        let int = b.int("int", 4, SIGNED);
+        let chr = b.int("char", 1, SIGNED | CHAR);
+        let boolean = b.int("_Bool", 1, BOOL);
+        let arr = b.array(int, 3);
+        let s = b.structure("ev", 16, &[("pid", int, 0), ("vals", arr, 32)]);
+        let btf = b.parse()?;
+        assert_eq!(btf.hdr_len, 24);
+        assert_eq!(btf.types.len(), 6, "void and the five types");
+        assert!(matches!(btf.types[0].kind, Kind::Void));
+        let t = btf.get(int).ok_or("no int")?;
+        assert_eq!(t.name, "int");
+        assert!(matches!(
+            t.kind,
+            Kind::Int { size: 4, signed: true, is_char: false, is_bool: false, bits: 32, bit_offset: 0 }
+        ));
+        assert!(matches!(btf.get(chr).map(|t| &t.kind), Some(Kind::Int { size: 1, is_char: true, .. })));
+        assert!(matches!(btf.get(boolean).map(|t| &t.kind), Some(Kind::Int { is_bool: true, signed: false, .. })));
+        assert!(matches!(btf.get(arr).map(|t| &t.kind), Some(Kind::Array { elem, len: 3 }) if *elem == int));
+        let ev = btf.get(s).ok_or("no struct")?;
+        assert_eq!(ev.name, "ev");
+        let Kind::Struct { size: 16, members } = &ev.kind else { return Err(format!("{:?}", ev.kind).into()) };
+        let got: Vec<(&str, u32, u32, u32)> =
+            members.iter().map(|m| (m.name.as_str(), m.type_id, m.bit_offset, m.bitfield_size)).collect();
+        assert_eq!(got, vec![("pid", int, 0, 0), ("vals", arr, 32, 0)]);
+        assert_eq!(btf.size_of(arr), Some(12));
+        assert_eq!(btf.size_of(s), Some(16));
+        // each record's raw range covers exactly its bytes: 12 + 4 for an int
+        assert_eq!(btf.types[int as usize].raw, 0..16);
+        assert_eq!(btf.type_data.len(), btf.types.last().map_or(0, |t| t.raw.end));
+        Ok(())
+    }
+
+    #[test]
+    fn bitfield_members_enums_floats_and_qualifiers() -> TestResult {
+        let mut b = BtfBuilder::default();
+        let uint = b.int("unsigned int", 4, 0);
+        let bf = b.bitfields("flags", 4, &[("a", uint, 0, 3), ("b", uint, 3, 13)]);
+        let e = b.enumeration("color", 4, true, &[("RED", -1), ("BLUE", 7)]);
+        let f = b.float("double", 8);
+        let c = b.constant(uint);
+        let v = b.volatile(c);
+        let td = b.typedef("u32", v);
+        let btf = b.parse()?;
+        let Some(Kind::Struct { members, .. }) = btf.get(bf).map(|t| &t.kind) else { return Err("no struct".into()) };
+        let got: Vec<(u32, u32)> = members.iter().map(|m| (m.bit_offset, m.bitfield_size)).collect();
+        assert_eq!(got, vec![(0, 3), (3, 13)]);
+        let Some(Kind::Enum { size: 4, signed: true, values }) = btf.get(e).map(|t| &t.kind) else {
+            return Err("no enum".into());
+        };
+        let got: Vec<(&str, i64)> = values.iter().map(|v| (v.name.as_str(), v.value)).collect();
+        assert_eq!(got, vec![("RED", -1), ("BLUE", 7)]);
+        assert_eq!(btf.size_of(f), Some(8));
+        // resolve goes through typedefs and qualifiers, skip_qualifiers keeps the typedef
+        assert_eq!(btf.resolve(td), Some(uint));
+        assert_eq!(btf.skip_qualifiers(v), Some(uint));
+        assert_eq!(btf.skip_qualifiers(td), Some(td));
+        assert_eq!(btf.size_of(td), Some(4));
+        Ok(())
+    }
+
+    #[test]
+    fn map_sections_are_the_maps_datasecs() -> TestResult {
+        let mut b = BtfBuilder::default();
+        let int = b.int("int", 4, SIGNED);
+        let v1 = b.var("events", int);
+        let v2 = b.var("counts", int);
+        let v3 = b.var("x", int);
+        b.datasec(".maps.print", &[(v1, 0, 4)]);
+        b.datasec(".maps", &[(v2, 0, 4)]);
+        b.datasec(".data", &[(v3, 0, 4)]);
+        b.datasec(".mapsx", &[(v3, 0, 4)]);
+        let btf = b.parse()?;
+        let got: Vec<(&str, Vec<u32>)> =
+            btf.map_sections().map(|(n, vars)| (n, vars.iter().map(|v| v.type_id).collect())).collect();
+        assert_eq!(got, vec![(".maps.print", vec![v1]), (".maps", vec![v2])]);
+        Ok(())
+    }
+
+    #[test]
+    fn truncated_header_and_bad_magic() {
+        for data in [&[][..], &[0x9f][..], &[0x9f, 0xeb, 1, 0][..], &[0x9f, 0xeb, 1, 0, 24, 0, 0, 0, 0, 0][..]] {
+            assert_eq!(parse_err(data), "obj.o: invalid BTF: truncated header", "{data:?}");
+        }
+        let mut data = BtfBuilder::default().bytes();
+        data[0] = 0x34;
+        data[1] = 0x12;
+        assert_eq!(parse_err(&data), "obj.o: invalid BTF: bad magic 0x1234");
+        data[0] = 0xeb;
+        data[1] = 0x9f;
+        assert_eq!(parse_err(&data), "obj.o: invalid BTF: big-endian BTF is not supported");
+        let mut data = BtfBuilder::default().bytes();
+        data[4] = 16;
+        assert!(parse_err(&data).contains("header length 16 is shorter than the 24-byte BTF header"));
+    }
+
+    #[test]
+    fn sections_past_the_end() {
+        let mut b = BtfBuilder::default();
+        b.int("int", 4, SIGNED);
+        let good = b.bytes();
+        let mut data = good.clone();
+        data[12..16].copy_from_slice(&u32::MAX.to_le_bytes()); // type_len
+        assert_eq!(parse_err(&data), "obj.o: invalid BTF: type section runs past the end of the BTF data");
+        let mut data = good.clone();
+        data[16..20].copy_from_slice(&u32::MAX.to_le_bytes()); // str_off: no overflow, an error
+        assert_eq!(parse_err(&data), "obj.o: invalid BTF: string section runs past the end of the BTF data");
+        assert_eq!(
+            parse_err(&good[..good.len() - 1]),
+            "obj.o: invalid BTF: string section runs past the end of the BTF data"
+        );
+    }
+
+    #[test]
+    fn string_offset_out_of_range() {
+        let mut b = BtfBuilder::default();
+        b.words(&[999, 1 << 24, 4, 32]); // an int whose name is at offset 999
+        assert_eq!(parse_err(&b.bytes()), "obj.o: invalid BTF: string offset 999 is out of range or not UTF-8");
+        // a member name too
+        let mut b = BtfBuilder::default();
+        b.record("s", 4, 1, false, 4);
+        b.words(&[1000, 0, 0]);
+        assert!(parse_err(&b.bytes()).contains("string offset 1000 is out of range"));
+    }
+
+    #[test]
+    fn truncated_records_unknown_kinds_and_hostile_counts() {
+        let mut b = BtfBuilder::default();
+        b.int("int", 4, SIGNED);
+        let mut data = b.bytes();
+        // type_len 14: the int's encoding word is cut short
+        data[12..16].copy_from_slice(&14u32.to_le_bytes());
+        assert!(parse_err(&data).contains("type 1 (int) is truncated"), "{}", parse_err(&data));
+        // a struct claiming 65535 members with none following
+        let mut b = BtfBuilder::default();
+        b.record("big", 4, 0xffff, false, 8);
+        assert_eq!(parse_err(&b.bytes()), "obj.o: invalid BTF: type 1 (big) is truncated");
+        let mut b = BtfBuilder::default();
+        b.record("e", 6, 0xffff, false, 4);
+        assert_eq!(parse_err(&b.bytes()), "obj.o: invalid BTF: type 1 (e) is truncated");
+        let mut b = BtfBuilder::default();
+        b.record("x", 31, 0, false, 0);
+        assert_eq!(parse_err(&b.bytes()), "obj.o: invalid BTF: type 1 has unknown kind 31");
+    }
+
+    #[test]
+    fn type_ids_out_of_range_are_none() -> TestResult {
+        let mut b = BtfBuilder::default();
+        let dangling = b.ptr(99); // parse does not chase references
+        let td = b.typedef("t", 99);
+        let arr = b.array(99, 2);
+        let btf = b.parse()?;
+        assert!(btf.get(99).is_none());
+        assert!(btf.get(u32::MAX).is_none());
+        assert_eq!(btf.resolve(99), None);
+        assert_eq!(btf.resolve(td), None);
+        assert_eq!(btf.size_of(dangling), Some(8));
+        assert_eq!(btf.size_of(arr), None);
+        Ok(())
+    }
+
+    #[test]
+    fn typedef_loops_resolve_to_none() -> TestResult {
+        let mut b = BtfBuilder::default();
+        let a = b.typedef("a", 2);
+        let c = b.typedef("b", a);
+        let btf = b.parse()?;
+        assert_eq!(btf.resolve(a), None);
+        assert_eq!(btf.resolve(c), None);
+        assert_eq!(btf.size_of(a), None);
+        // an array of itself has no size either (depth-bounded)
+        let mut b = BtfBuilder::default();
+        let arr = b.array(1, 2);
+        assert_eq!(b.parse()?.size_of(arr), None);
+        Ok(())
+    }
+}

@@ -14,6 +14,8 @@ pub mod normalize;
 pub mod object;
 pub mod percpu;
 pub mod schema;
+#[cfg(test)]
+mod testbtf;
 pub mod validate;
 pub mod vars;
 

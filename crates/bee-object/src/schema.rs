@@ -372,3 +372,225 @@ fn kind_name(k: &Kind) -> &'static str {
         _ => "other",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testbtf::{BtfBuilder, CHAR, SIGNED};
+
+    type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+    fn kinds(plan: &Plan) -> Vec<(&str, usize, FieldKind)> {
+        plan.fields.iter().map(|f| (f.name.as_str(), f.offset, f.kind.clone())).collect()
+    }
+
+    /// The message of planning `id` as map `m`'s value.
+    fn plan_err(btf: &Btf, id: TypeId) -> String {
+        plan(btf, id, "m", "value").err().map(|e| e.to_string()).unwrap_or_default()
+    }
+
+    #[test]
+    fn nested_structs_flatten_and_char_arrays_are_strings() -> TestResult {
+        let mut b = BtfBuilder::default();
+        let u32_ = b.int("unsigned int", 4, 0);
+        let int = b.int("int", 4, SIGNED);
+        let chr = b.int("char", 1, SIGNED | CHAR);
+        let uchar = b.int("unsigned char", 1, 0);
+        let u8_ = b.typedef("u8", uchar);
+        let u16_ = b.int("unsigned short", 2, 0);
+        let comm = b.array(chr, 16);
+        let bytes = b.array(u8_, 4);
+        let vals = b.array(int, 3);
+        let inner = b.structure("inner", 6, &[("x", u16_, 0), ("y", bytes, 16)]);
+        let anon = b.structure("", 4, &[("z", u32_, 0)]);
+        let outer = b.structure(
+            "outer",
+            44,
+            &[("pid", u32_, 0), ("comm", comm, 32), ("in", inner, 160), ("vals", vals, 224), ("", anon, 320)],
+        );
+        let btf = b.parse()?;
+        let p = plan(&btf, outer, "m", "value")?;
+        assert_eq!(p.type_name, "struct outer");
+        assert_eq!(p.size, 44);
+        assert_eq!(
+            kinds(&p),
+            vec![
+                ("pid", 0, FieldKind::Unsigned(4)),
+                ("comm", 4, FieldKind::Str(16)),
+                ("in_x", 20, FieldKind::Unsigned(2)),
+                ("in_y", 22, FieldKind::IntArray { elem: 1, signed: false, len: 4 }),
+                ("vals", 28, FieldKind::IntArray { elem: 4, signed: true, len: 3 }),
+                // an anonymous member's fields keep their own names
+                ("z", 40, FieldKind::Unsigned(4)),
+            ]
+        );
+        assert!(p.field("comm").is_some_and(|f| f.kind.is_labelable() && !f.kind.is_numeric()));
+        assert!(p.field("vals").is_some_and(|f| !f.kind.is_labelable()));
+        Ok(())
+    }
+
+    #[test]
+    fn scalars_and_special_typedefs() -> TestResult {
+        let mut b = BtfBuilder::default();
+        let u64_ = b.int("unsigned long long", 8, 0);
+        let u32_ = b.int("unsigned int", 4, 0);
+        let u16_ = b.int("unsigned short", 2, 0);
+        let dur = b.typedef("duration", u64_);
+        let ip4 = b.typedef("ipv4_addr", u32_);
+        let bad_ip = b.typedef("ipv4_addr", u16_);
+        let arr16 = b.array(u32_, 4);
+        let ip6 = b.typedef("ipv6_addr", arr16);
+        let dbl = b.float("double", 8);
+        let half = b.float("_Float16", 2);
+        let e = b.enumeration("state", 4, false, &[("UP", 1)]);
+        let s = b.structure("ev", 40, &[("d", dur, 0), ("a", ip4, 64), ("b", ip6, 96), ("f", dbl, 256), ("e", e, 224)]);
+        let btf = b.parse()?;
+        // a scalar key or value is one field named after its role
+        assert_eq!(kinds(&plan(&btf, u64_, "m", "value")?), vec![("value", 0, FieldKind::Unsigned(8))]);
+        assert_eq!(kinds(&plan(&btf, ip4, "m", "key")?), vec![("key", 0, FieldKind::Ipv4)]);
+        assert_eq!(
+            kinds(&plan(&btf, s, "m", "value")?),
+            vec![
+                ("d", 0, FieldKind::Duration),
+                ("a", 8, FieldKind::Ipv4),
+                ("b", 12, FieldKind::Ipv6),
+                ("f", 32, FieldKind::F64),
+                ("e", 28, FieldKind::Enum { size: 4, signed: false, values: vec![(1, "UP".into())] }),
+            ]
+        );
+        assert_eq!(plan_err(&btf, bad_ip), "map m: field `value`: ipv4_addr must not be 2 bytes");
+        assert_eq!(plan_err(&btf, half), "map m: field `value`: 2-byte floats are not supported");
+        Ok(())
+    }
+
+    #[test]
+    fn bitfields_become_bits_fields() -> TestResult {
+        let mut b = BtfBuilder::default();
+        let uint = b.int("unsigned int", 4, 0);
+        let int = b.int("int", 4, SIGNED);
+        let s = b.bitfields("flags", 4, &[("a", uint, 0, 3), ("b", int, 3, 5), ("c", uint, 13, 7)]);
+        let btf = b.parse()?;
+        let p = plan(&btf, s, "m", "value")?;
+        assert_eq!(
+            kinds(&p),
+            vec![
+                ("a", 0, FieldKind::Bits { shift: 0, bits: 3, signed: false }),
+                ("b", 0, FieldKind::Bits { shift: 3, bits: 5, signed: true }),
+                ("c", 1, FieldKind::Bits { shift: 5, bits: 7, signed: false }),
+            ]
+        );
+        assert_eq!(p.fields[2].kind.width(), 2, "5 + 7 bits span two bytes");
+        assert!(p.fields.iter().all(|f| f.kind.is_numeric()));
+        Ok(())
+    }
+
+    #[test]
+    fn refused_bitfields_and_layouts() -> TestResult {
+        let mut b = BtfBuilder::default();
+        let uint = b.int("unsigned int", 4, 0);
+        let dbl = b.float("double", 8);
+        let inner = b.structure("inner", 4, &[("x", uint, 0)]);
+        let on_struct = b.bitfields("s1", 4, &[("x", inner, 0, 3)]);
+        let on_float = b.bitfields("s2", 8, &[("x", dbl, 0, 3)]);
+        let too_wide = b.bitfields("s3", 16, &[("x", uint, 0, 65)]);
+        let spans = b.bitfields("s4", 16, &[("x", uint, 7, 58)]);
+        let unaligned = b.structure("s5", 8, &[("x", uint, 4)]);
+        let past_end = b.structure("s6", 2, &[("x", uint, 0)]);
+        let twice = b.structure("s7", 8, &[("a", inner, 0), ("a_x", uint, 32)]);
+        let btf = b.parse()?;
+        let f = |id| plan_err(&btf, id);
+        assert_eq!(f(on_struct), "map m: field `x`: bitfield of a non-integer type");
+        assert_eq!(f(on_float), "map m: field `x`: bitfield of a non-integer type");
+        assert_eq!(f(too_wide), "map m: field `x`: bitfield wider than 64 bits");
+        assert_eq!(f(spans), "map m: field `x`: bitfield spans more than 8 bytes");
+        assert_eq!(f(unaligned), "map m: field `x`: member is not byte-aligned");
+        assert_eq!(f(past_end), "map m: field `x`: ends at byte 4 beyond the type's size 2");
+        assert_eq!(f(twice), "map m: field `a_x`: two members flatten to the same name");
+        Ok(())
+    }
+
+    #[test]
+    fn unsupported_kinds_are_named() -> TestResult {
+        let mut b = BtfBuilder::default();
+        let uint = b.int("unsigned int", 4, 0);
+        let wide = b.int("__int128", 16, SIGNED);
+        let odd = b.int("u24", 3, 0);
+        let un = b.union("u", 4, &[("a", uint, 0)]);
+        let fwd = b.fwd("later");
+        let fp = b.func_proto();
+        let pfp = b.ptr(fp);
+        let inner = b.structure("inner", 4, &[("x", uint, 0)]);
+        let structs = b.array(inner, 2);
+        let matrix_row = b.array(uint, 2);
+        let matrix = b.array(matrix_row, 2);
+        let var = b.var("v", uint);
+        let member = |b: &mut BtfBuilder, name: &str, t: TypeId, size: u32| b.structure(name, size, &[("f", t, 0)]);
+        let s_wide = member(&mut b, "s1", wide, 16);
+        let s_odd = member(&mut b, "s2", odd, 4);
+        let s_un = member(&mut b, "s3", un, 4);
+        let s_fwd = member(&mut b, "s4", fwd, 4);
+        let s_fp = member(&mut b, "s5", fp, 4);
+        let s_pfp = member(&mut b, "s6", pfp, 8);
+        let s_structs = member(&mut b, "s7", structs, 8);
+        let s_matrix = member(&mut b, "s8", matrix, 16);
+        let s_var = member(&mut b, "s9", var, 4);
+        let s_dangling = member(&mut b, "s10", 999, 4);
+        let btf = b.parse()?;
+        let f = |id| plan_err(&btf, id);
+        assert_eq!(f(s_wide), "map m: field `f`: 16-byte integers are not supported (8 to 64 bits are)");
+        assert_eq!(f(s_odd), "map m: field `f`: 3-byte integers are not supported (8 to 64 bits are)");
+        assert_eq!(f(s_un), "map m: field `f`: unions are not supported: use a struct or a plain integer");
+        assert_eq!(f(s_fwd), "map m: field `f`: incomplete (forward-declared) type");
+        assert_eq!(f(s_fp), "map m: field `f`: cannot decode a field of BTF kind function");
+        assert_eq!(f(s_var), "map m: field `f`: cannot decode a field of BTF kind var");
+        // a function pointer is a pointer
+        assert_eq!(kinds(&plan(&btf, s_pfp, "m", "value")?), vec![("f", 0, FieldKind::Pointer)]);
+        let arrays = "map m: field `f`: arrays of anything but integers or chars are not supported";
+        assert_eq!(f(s_structs), arrays);
+        assert_eq!(f(s_matrix), arrays);
+        assert_eq!(f(s_dangling), "map m: field `f`: unresolvable type (typedef loop?)");
+        // a type without a size cannot be a key or value at all
+        assert_eq!(f(fwd), "map m: field `value`: type has no size (void, function or incomplete struct)");
+        assert_eq!(f(0), "map m: field `value`: type has no size (void, function or incomplete struct)");
+        assert_eq!(f(999), "map m: field `value`: type has no size (void, function or incomplete struct)");
+        Ok(())
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() -> TestResult {
+        let mut b = BtfBuilder::default();
+        let mut t = b.int("int", 4, SIGNED);
+        for i in 0..12 {
+            t = b.structure(&format!("s{i}"), 4, &[("f", t, 0)]);
+        }
+        let btf = b.parse()?;
+        assert!(plan_err(&btf, t).ends_with("structs nested too deeply"), "{}", plan_err(&btf, t));
+        Ok(())
+    }
+
+    #[test]
+    fn map_defs_read_type_key_and_value() -> TestResult {
+        let mut b = BtfBuilder::default();
+        let int = b.int("int", 4, SIGNED);
+        let ev = b.structure("ev", 4, &[("pid", int, 0)]);
+        let type_arr = b.array(int, 27); // BPF_MAP_TYPE_RINGBUF
+        let ptype = b.ptr(type_arr);
+        let pvalue = b.ptr(ev);
+        let pkey = b.ptr(int);
+        let def = b.structure("", 24, &[("type", ptype, 0), ("key", pkey, 64), ("value", pvalue, 128)]);
+        let var = b.var("events", def);
+        b.datasec(".maps.print", &[(var, 0, 24)]);
+        let btf = b.parse()?;
+        let defs = map_defs(&btf)?;
+        assert_eq!(defs.len(), 1);
+        let d = &defs[0];
+        assert_eq!((d.name.as_str(), d.section.as_str()), ("events", ".maps.print"));
+        assert_eq!((d.map_type, d.key, d.value), (Some(27), Some(int), Some(ev)));
+        // a DATASEC entry pointing nowhere is an error naming the section
+        let mut b = BtfBuilder::default();
+        b.datasec(".maps", &[(42, 0, 8)]);
+        let e = map_defs(&b.parse()?).err().map(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(e, ".maps: invalid BTF: dangling type id 42");
+        Ok(())
+    }
+}

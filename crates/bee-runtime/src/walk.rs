@@ -102,11 +102,7 @@ impl Walker {
             };
             let errno = if ret < 0 { -ret } else { 0 };
             if errno != 0 && errno != ENOENT {
-                let entry = self.key_size.saturating_add(self.value_stride).max(1);
-                if errno == ENOSPC
-                    && self.batch < (1 << 20)
-                    && self.batch.saturating_mul(entry.saturating_mul(2)) <= MAX_BATCH_BYTES
-                {
+                if errno == ENOSPC && self.can_grow() {
                     // a hash bucket holds more entries than fit: grow and restart
                     self.grow();
                     return self.walk_batch(fd, f);
@@ -126,6 +122,13 @@ impl Walker {
             std::mem::swap(&mut self.token_in, &mut self.token_out);
             first = false;
         }
+    }
+
+    /// Whether the buffers may double (for a hash bucket that did not fit
+    /// a batch): up to 2^20 entries and `MAX_BATCH_BYTES` of keys and values.
+    fn can_grow(&self) -> bool {
+        let entry = self.key_size.saturating_add(self.value_stride).max(1);
+        self.batch < (1 << 20) && self.batch.saturating_mul(entry.saturating_mul(2)) <= MAX_BATCH_BYTES
     }
 
     fn grow(&mut self) {
@@ -187,6 +190,61 @@ mod tests {
         assert!(big.batch >= 1 && big.keys.len() + big.values.len() <= BATCH_BYTES + (1 << 20), "{}", big.batch);
         let huge = Walker::new(8, 8 << 20, false)?;
         assert_eq!(huge.batch, 1);
+        Ok(())
+    }
+
+    #[test]
+    fn buffers_and_tokens_fit_the_batch() -> io::Result<()> {
+        let w = Walker::new(12, 20, false)?;
+        assert_eq!((w.keys.len(), w.values.len()), (w.batch * 12, w.batch * 20));
+        assert_eq!(w.value_stride(), 20);
+        // the kernel writes a key into the batch token: at least 8 bytes
+        assert_eq!((w.token_in.len(), w.token_out.len()), (12, 12));
+        let small = Walker::new(4, 4, false)?;
+        assert_eq!(small.token_in.len(), 8);
+        // zero-sized keys and values still make a batch of BATCH entries
+        let empty = Walker::new(0, 0, false)?;
+        assert_eq!(empty.batch, BATCH);
+        assert!(empty.use_batch, "batch lookups first");
+        Ok(())
+    }
+
+    #[test]
+    fn per_cpu_values_take_a_rounded_slot_per_cpu() -> io::Result<()> {
+        let ncpu = libbpf_rs::num_possible_cpus().map_err(|e| io::Error::other(e.to_string()))?;
+        let w = Walker::new(4, 12, true)?;
+        assert_eq!(w.value_stride(), 16 * ncpu, "12 bytes round up to 16 per CPU");
+        assert_eq!(w.values.len(), w.batch * w.value_stride());
+        assert!(w.batch * (4 + w.value_stride()) <= BATCH_BYTES.max(4 + w.value_stride()));
+        Ok(())
+    }
+
+    #[test]
+    fn growth_doubles_within_the_byte_limit() -> io::Result<()> {
+        // 1 KiB entries: 4 MiB / 1 KiB = 4096 entries to start with
+        let mut w = Walker::new(24, 1000, false)?;
+        assert_eq!(w.batch, BATCH);
+        let mut steps = 0;
+        while w.can_grow() {
+            let before = w.batch;
+            w.grow();
+            steps += 1;
+            assert_eq!(w.batch, before * 2);
+            assert_eq!((w.keys.len(), w.values.len()), (w.batch * 24, w.batch * 1000));
+        }
+        assert!(steps >= 1, "a bucket larger than the first batch gets a second chance");
+        assert!(w.keys.len() + w.values.len() <= MAX_BATCH_BYTES, "{} bytes", w.keys.len() + w.values.len());
+        // one more doubling would pass the limit
+        assert!(w.batch * 2 * 1024 > MAX_BATCH_BYTES);
+        // tiny entries stop at 2^20 entries, not at the byte limit
+        let mut tiny = Walker::new(4, 4, false)?;
+        while tiny.can_grow() {
+            tiny.grow();
+        }
+        assert_eq!(tiny.batch, 1 << 20);
+        // entries above the byte limit never grow
+        let huge = Walker::new(8, 40 << 20, false)?;
+        assert!(!huge.can_grow());
         Ok(())
     }
 }

@@ -2,7 +2,8 @@
 //! user probe through `bee_runtime::spawn`, collects every ring buffer
 //! record (decoded to JSON by the object layer) and every walk of a hash map
 //! into `Vec`s, and checks what a real process did. Needs root (it loads
-//! BPF into the running kernel).
+//! BPF into the running kernel): built only with the `root-tests` feature
+//! (`make test`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -90,40 +91,9 @@ impl Consumers for Collect {
     }
 }
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn compile(dir: &Path) -> Result<PathBuf, String> {
-    let r = repo();
-    let out = dir.join("user_probe.o");
-    let arch = if cfg!(target_arch = "aarch64") { "arm64" } else { "x86" };
-    let res = Command::new("clang")
-        .args(["-g", "-O2", "-target", "bpf", &format!("-D__TARGET_ARCH_{arch}")])
-        .arg("-I")
-        .arg(r.join("vmlinux"))
-        .arg("-I")
-        .arg(r.join("solo_types"))
-        .arg("-c")
-        .arg(r.join("tests/fixtures/user_probe.bpf.c"))
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .map_err(|e| format!("running clang: {e}"))?;
-    if !res.status.success() {
-        return Err(format!("clang: {}", String::from_utf8_lossy(&res.stderr)));
-    }
-    let tool = dir.join("getppid");
-    let st = Command::new("cc")
-        .arg("-O2")
-        .arg("-o")
-        .arg(&tool)
-        .arg(r.join("tests/fixtures/getppid.c"))
-        .status()
-        .map_err(|e| format!("running cc: {e}"))?;
-    if !st.success() {
-        return Err("cc getppid.c failed".into());
-    }
+    let out = bee_testutil::compile(&bee_testutil::fixture("user_probe.bpf.c"), dir)?;
+    bee_testutil::build_tool(dir, "getppid")?;
     Ok(out)
 }
 

@@ -5,7 +5,7 @@
 //! engine thread that dies takes the daemon down with a non-zero exit
 //! instead of leaving stale metrics up. Needs root.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

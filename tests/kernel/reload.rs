@@ -2,7 +2,7 @@
 //! ones keep their counters, an invalid config changes nothing, removed
 //! probes stop being exported. Needs root.
 
-mod common;
+use crate::common;
 
 use std::net::{TcpListener, TcpStream};
 use std::process::Command;

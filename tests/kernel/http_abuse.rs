@@ -6,7 +6,7 @@
 //! No assertion depends on how fast anything runs: memory and CPU are
 //! checked against generous bounds, and every wait has a generous deadline.
 
-mod common;
+use crate::common;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};

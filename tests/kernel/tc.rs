@@ -7,7 +7,7 @@
 //! 6.1 by tests/kernels). Also: a killed beed leaves no XDP program. Needs
 //! root, ip, tc, nsenter and bpftool.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::os::fd::AsRawFd;

@@ -3,7 +3,7 @@
 //! driven by real getpriority() calls, asserted on exact decoded values and
 //! exact metric values. Needs root.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

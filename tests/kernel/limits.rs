@@ -3,7 +3,7 @@
 //! named with its size and that setting, and the kernel's limit of 64 BPF
 //! programs per tracepoint named when the 65th probe attaches. Needs root.
 
-mod common;
+use crate::common;
 
 use common::{compile, compile_to, fixture, is_root, sample, start, TestResult};
 

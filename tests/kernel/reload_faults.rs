@@ -5,7 +5,7 @@
 //! (the unit's ExecReload=, so `systemctl reload` fails). Every series of a
 //! probe goes when the probe goes. Needs root.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -4,7 +4,7 @@
 //! program type beed does not run. Each is one failed probe with a clear
 //! error, never a crash, and the other probes keep running. Needs root.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

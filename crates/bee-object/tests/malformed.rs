@@ -1,20 +1,12 @@
 //! Broken and hostile objects: every corruption is a clear error naming the
-//! object, never a panic; through beed, the broken probe is reported down
-//! while the others run.
-
-mod common;
-
-use std::process::Command;
+//! object, never a panic. No root: the object layer only (through beed, the
+//! broken probe is reported down while the others run: tests/kernel/malformed.rs).
 
 use bee_object::inspect;
 use bee_object::normalize::normalize;
-use common::{fixture, is_root, sample, TestResult};
+use bee_testutil::legacy_object;
 
-fn legacy_object(dir: &std::path::Path) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
-    let out = dir.join("matrix-legacy.o");
-    common::compile_to(&fixture("matrix.bpf.c"), &out, &["-DLEGACY"])?;
-    Ok(std::fs::read(out)?)
-}
+type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 fn section(obj: &[u8], name: &str) -> Option<(usize, usize)> {
     let elf = bee_object::elf::Elf::parse(obj, "x").ok()?;
@@ -87,40 +79,10 @@ fn malformed_objects_are_clear_errors() -> TestResult {
     Ok(())
 }
 
-#[test]
-fn broken_object_is_one_failed_probe() -> TestResult {
-    if !is_root() {
-        return Err("run as root (make test)".into());
-    }
-    let dir = tempfile::tempdir()?;
-    let obj = legacy_object(dir.path())?;
-    let bad = dir.path().join("truncated.bpf.o");
-    std::fs::write(&bad, &obj[..obj.len() / 2])?;
-    let cfg = format!(
-        "[metrics]\nlisten = \"127.0.0.1:{{port}}\"\n[events]\noutput = \"stdout\"\n[probes.exitsnoop]\n[probes.broken]\nobject = \"{}\"\n",
-        bad.display()
-    );
-    let beed = common::start(dir.path(), &cfg)?;
-    let log = beed.log.join("\n");
-    assert!(log.contains(&format!("probe broken failed: {}: not a valid BPF ELF object", bad.display())), "{log}");
-    let text = beed.scrape()?;
-    assert_eq!(sample(&text, "beed_probe_up", &[("probe", "broken")]), Some(0.0));
-    assert_eq!(sample(&text, "beed_probe_up", &[("probe", "exitsnoop")]), Some(1.0));
-    // --check-config reports it too, without loading anything
-    let out = Command::new(env!("CARGO_BIN_EXE_beed"))
-        .arg("--check-config")
-        .arg("-c")
-        .arg(dir.path().join("beed.toml"))
-        .output()?;
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("probe broken"), "{}", String::from_utf8_lossy(&out.stderr));
-    Ok(())
-}
-
 /// Inputs the fuzzers once crashed beed with, kept as regressions.
 #[test]
 fn fuzz_regressions_do_not_panic() -> TestResult {
-    let dir = common::repo().join("tests/fixtures/fuzz-regressions");
+    let dir = bee_testutil::repo().join("tests/fixtures/fuzz-regressions");
     let mut n = 0;
     for entry in std::fs::read_dir(&dir)? {
         let path = entry?.path();

@@ -2,7 +2,7 @@
 //! initializer), const volatile parameters from config, and records whose
 //! size disagrees with their BTF type. Needs root.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};

@@ -1,12 +1,12 @@
 //! Decoder tests without root: C fixtures compiled by clang, plans read from
 //! their BTF by beed, records built by hand at the C layout's offsets.
 
-mod common;
-
 use bee_object::decode;
 use bee_object::schema::{FieldKind, Plan};
 use bee_object::{inspect, MapSpec};
-use common::{compile, fixture, TestResult};
+use bee_testutil::{compile, fixture};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 fn specs(name: &str) -> Result<Vec<MapSpec>, Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;

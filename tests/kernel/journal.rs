@@ -2,7 +2,7 @@
 //! for journald (`BEED_JOURNAL_SOCKET`): the real beed, the real exitsnoop,
 //! real processes; checks the fields and the per-probe rate limit. Needs root.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::os::unix::net::UnixDatagram;

@@ -4,7 +4,7 @@
 //! so the scrape still parses (promtool) and holds the name exactly; and a
 //! storm of reloads under load leaves beed serving. Needs root.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::{Duration, Instant};

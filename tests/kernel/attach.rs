@@ -4,7 +4,7 @@
 //! program, the attach point and the cause, while the others run. Prints the
 //! table. Needs root.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! gone once the process is (the kernel owns them through beed's file
 //! descriptors; XDP and TC attach with links, TC through TCX). Needs root and bpftool.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
