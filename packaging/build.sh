@@ -64,6 +64,21 @@ target_dir=$(cargo metadata --no-deps --format-version 1 |
 
 built=()
 
+# bee and what it brings (man pages, completions, headers, the example
+# library compiled by bee itself) staged in target/release/bee-share for both
+# packages
+log "building bee and staging its files"
+cargo build --release --locked --bin bee --target-dir "$target_dir"
+share=$target_dir/release/bee-share
+rm -rf "$share" && mkdir -p "$share/examples"
+"$target_dir/release/bee" generate-docs "$share"
+for src in examples/*.bpf.c; do
+	[ -e "$src" ] || continue
+	cp "$src" "$share/examples/"
+	"$target_dir/release/bee" build "$src" -o "$share/examples/$(basename "$src" .c).o" >/dev/null
+done
+[ ! -f examples/README.md ] || cp examples/README.md "$share/examples/"
+
 if [ $want_deb = 1 ]; then
 	cargo_tool deb cargo-deb "$CARGO_DEB_VERSION"
 	log "building the .deb (cargo deb)"
@@ -101,7 +116,10 @@ if [ $want_rpm = 1 ]; then
 	stage=$target_dir/release/rpm
 	mkdir -p "$stage"
 	strip --strip-debug --strip-unneeded -o "$stage/beed" "$target_dir/release/beed"
+	strip --strip-debug --strip-unneeded -o "$stage/bee" "$target_dir/release/bee"
 	gzip -9n <packaging/beed.8 >"$stage/beed.8.gz"
+	mkdir -p "$stage/man1"
+	for m in "$share"/man1/*.1; do gzip -9n <"$m" >"$stage/man1/$(basename "$m").gz"; done
 	version=$(cargo metadata --no-deps --format-version 1 |
 		sed -n 's/.*"name":"beed","version":"\([^"]*\)".*/\1/p')
 	rm -f "$target_dir"/generate-rpm/beed-"$version"-*.rpm

@@ -32,7 +32,9 @@ CACHE_DIR=${BEED_TEST_CACHE:-/var/cache/beed-tests}
 SUITE=bookworm
 # no procps: `systemctl reload beed` must work without /bin/kill; curl and
 # bpftool are the test's own tools
-INCLUDE=systemd,systemd-sysv,dbus,curl,bpftool,libelf1,zlib1g
+# clang and llvm: `bee build` in the container, as a user would have them
+# (the package recommends them)
+INCLUDE=systemd,systemd-sysv,dbus,curl,bpftool,libelf1,zlib1g,clang,llvm
 LOG_DIR=$REPO/target/systemd-test
 CONTAINER_LIFETIME=900 # hard limit on the container, whatever happens to this script
 
@@ -428,6 +430,47 @@ else
 	not_ok "reload keeps the counters of unchanged probes (ebpf_solo_io_counter_connections must not drop)" \
 		"before: $before, after: $after"
 fi
+
+# --- bee: the seeds' workflow with only the package (no repository) --------------------
+# bee init writes a probe, bee build compiles it with the container's clang and
+# the headers bee carries, bee run shows its events; the same object then runs
+# in beed from /etc/bee/probes.d
+BEEX=beex-$(tr -dc a-z0-9 </dev/urandom | head -c 6)
+printf '#!/bin/sh\nexit 7\n' >"$ROOT/usr/local/bin/$BEEX"
+chmod 0755 "$ROOT/usr/local/bin/$BEEX"
+if T=30 C sh -c 'mkdir -p /root/work && cd /root/work && bee init --program-type process --map ring-buffer --output-type print --file exits.bpf.c' >"$LOG_DIR/bee.log" 2>&1 &&
+	T=180 C sh -c 'cd /root/work && bee build exits.bpf.c' >>"$LOG_DIR/bee.log" 2>&1; then
+	ok "bee init + bee build in the container ($(C clang --version | head -n 1))"
+else
+	not_ok "bee init + bee build in the container" "$(tail -n 20 "$LOG_DIR/bee.log")"
+fi
+T=60 C sh -c "cd /root/work && { bee run exits.bpf.o --no-tty --duration 8s >run.out 2>run.err & }; for i in 1 2 3 4 5 6; do sleep 1; $BEEX; done; wait" >/dev/null 2>&1
+if C grep -q "\"exit_code\":7,\"comm\":\"$BEEX\"" /root/work/run.out; then
+	ok "bee run --no-tty shows the exits of the probe bee init wrote ($BEEX, exit code 7)"
+else
+	not_ok "bee run --no-tty shows the exits of the probe bee init wrote" \
+		"$(C head -c 2000 /root/work/run.out)" "$(C cat /root/work/run.err)"
+fi
+C install -m 0644 /root/work/exits.bpf.o /etc/bee/probes/bee_exits.bpf.o
+printf '# added by tests/systemd/run.sh: the probe bee built\n[probes.bee_exits]\nobject = "/etc/bee/probes/bee_exits.bpf.o"\n' \
+	>"$ROOT/etc/bee/probes.d/55-bee.toml"
+T=60 C systemctl reload beed >/dev/null 2>&1
+if wait_for 15 probe_up bee_exits; then
+	for i in 1 2 3; do C "/usr/local/bin/$BEEX"; done
+	bee_in_journal() {
+		C journalctl -u beed -o json --no-pager PROBE=bee_exits "COMM=$BEEX" 2>/dev/null | grep -qF '"EXIT_CODE":"7"'
+	}
+	if wait_for 15 bee_in_journal; then
+		ok "beed runs the same object from /etc/bee/probes.d: its events reach the journal (PROBE=bee_exits COMM=$BEEX EXIT_CODE=7)"
+	else
+		not_ok "beed runs the same object from /etc/bee/probes.d: its events reach the journal (PROBE=bee_exits COMM=$BEEX EXIT_CODE=7)" "$(journal 10)"
+	fi
+else
+	not_ok "beed loads the object bee built (beed_probe_up{probe=\"bee_exits\"} 1)" "$(journal 10)"
+fi
+for f in /usr/share/man/man1/bee.1.gz /usr/share/bee/include/solo_types.h /usr/share/bash-completion/completions/bee; do
+	if C test -s "$f"; then ok "the package installs $f"; else not_ok "the package installs $f"; fi
+done
 
 # --- an invalid probes.d file: reload fails, beed keeps running --------------------------
 printf '[probes.broken]\nobjet = "/etc/bee/probes/user_probe.bpf.o"\n' >"$ROOT/etc/bee/probes.d/90-broken.toml"

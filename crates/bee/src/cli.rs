@@ -37,7 +37,7 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Write the man pages and completions into DIR (used by the packages).
+    /// Write the man pages, completions and headers into DIR (used by the packages).
     #[command(hide = true)]
     GenerateDocs { dir: PathBuf },
 }

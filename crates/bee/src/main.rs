@@ -67,9 +67,11 @@ fn dispatch(cli: Cli) -> Result<()> {
     }
 }
 
-/// Man pages (bee.1, bee-init.1, ...) in DIR/man1 and completions in
-/// DIR/completions, from the clap definitions.
+/// What the packages install besides the binary: man pages (bee.1,
+/// bee-init.1, ...) in DIR/man1 and shell completions in DIR/completions,
+/// rendered from the clap definitions, and the probe headers in DIR/include.
 fn generate_docs(dir: &std::path::Path) -> Result<()> {
+    headers::write_all(&dir.join("include")).with_context(|| format!("writing headers to {}", dir.display()))?;
     let man = dir.join("man1");
     let comp = dir.join("completions");
     std::fs::create_dir_all(&man).with_context(|| format!("{}", man.display()))?;

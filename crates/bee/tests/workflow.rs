@@ -1,0 +1,237 @@
+//! Root: every `bee init` combination (4 program types x 2 map kinds x 4
+//! outputs) is generated, built with `bee build` and run with `bee run
+//! --no-tty` against real activity (TCP connections on 127.0.0.1, files
+//! opened, processes exiting, slow system calls), asserting the decoded
+//! values; the 32 objects are then loaded by beed (`--check-config --load`).
+
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+const BEE: &str = env!("CARGO_BIN_EXE_bee");
+const MAPS: [&str; 2] = ["ring-buffer", "hash-map"];
+const OUTPUTS: [&str; 4] = ["print", "counter", "gauge", "hist"];
+
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let n = std::process::id() ^ nanos;
+    format!("{prefix}{:06x}", n & 0xff_ffff)
+}
+
+/// Writes and builds one combination; returns its object.
+fn build(dir: &Path, program: &str, map: &str, output: &str) -> Result<PathBuf, Box<dyn std::error::Error>> {
+    let file = dir.join(format!("{program}-{map}-{output}.bpf.c"));
+    let st = Command::new(BEE)
+        .args(["init", "--program-type", program, "--map", map, "--output-type", output, "--file"])
+        .arg(&file)
+        .stdin(Stdio::null())
+        .status()?;
+    assert!(st.success(), "bee init {program} {map} {output}");
+    let out = Command::new(BEE).arg("build").arg(&file).output()?;
+    assert!(out.status.success(), "bee build {}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
+    Ok(file.with_extension("o"))
+}
+
+/// A `bee run --no-tty` in the background, its stdout in a file.
+struct Run {
+    child: Child,
+    out: PathBuf,
+    err: PathBuf,
+    name: String,
+}
+
+impl Run {
+    fn start(obj: &Path) -> Result<Run, Box<dyn std::error::Error>> {
+        let out = obj.with_extension("jsonl");
+        let err = obj.with_extension("err");
+        let child = Command::new(BEE)
+            .args(["run", "--no-tty", "--interval", "200ms", "--duration", "90s"])
+            .arg(obj)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&out)?)
+            .stderr(std::fs::File::create(&err)?)
+            .spawn()?;
+        let name = obj.file_name().and_then(|n| n.to_str()).unwrap_or("?").to_string();
+        Ok(Run { child, out, err, name })
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.err).unwrap_or_default()
+    }
+
+    fn ready(&self) -> bool {
+        self.stderr().contains("bee: running")
+    }
+
+    /// Whether one line of its output holds every one of `want`.
+    fn has(&self, want: &[String]) -> bool {
+        let mut s = String::new();
+        if std::fs::File::open(&self.out).and_then(|mut f| f.read_to_string(&mut s)).is_err() {
+            return false;
+        }
+        s.lines().any(|l| want.iter().all(|w| l.contains(w.as_str())))
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg("-INT").arg(self.child.id().to_string()).status();
+        let _ = self.child.wait();
+    }
+}
+
+/// Builds and runs the 8 combinations of `program`; drives `activity` until
+/// each run printed a line with everything `want(map, output)` names.
+fn check_program(
+    program: &str,
+    mut activity: impl FnMut() -> Result<(), Box<dyn std::error::Error>>,
+    want: impl Fn(&str, &str) -> Vec<String>,
+) -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut runs = Vec::new();
+    for map in MAPS {
+        for output in OUTPUTS {
+            let obj = build(dir.path(), program, map, output)?;
+            runs.push((map, output, Run::start(&obj)?));
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !runs.iter().all(|(_, _, r)| r.ready()) {
+        for (_, _, r) in runs.iter_mut() {
+            if let Ok(Some(st)) = r.child.try_wait() {
+                return Err(format!("{} exited early ({st}): {}", r.name, r.stderr()).into());
+            }
+        }
+        if Instant::now() > deadline {
+            return Err("the bee runs did not start".into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        activity()?;
+        std::thread::sleep(Duration::from_millis(300));
+        let missing: Vec<String> = runs
+            .iter()
+            .filter(|(m, o, r)| !r.has(&want(m, o)))
+            .map(|(m, o, r)| format!("{} (want {:?})", r.name, want(m, o)))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            let first = runs.iter().find(|(m, o, r)| !r.has(&want(m, o)));
+            let detail = first.map(|(_, _, r)| {
+                let out = std::fs::read_to_string(&r.out).unwrap_or_default();
+                format!("{}: stderr {:?}; stdout {:?}", r.name, r.stderr(), out.chars().take(1500).collect::<String>())
+            });
+            return Err(format!("no matching line from: {}\n{}", missing.join(", "), detail.unwrap_or_default()).into());
+        }
+    }
+}
+
+/// A copy of `bin` named `name` in `dir` (its processes have that comm).
+fn renamed(dir: &Path, bin: &str, name: &str) -> Result<PathBuf, Box<dyn std::error::Error>> {
+    let p = dir.join(name);
+    std::fs::copy(bin, &p)?;
+    Ok(p)
+}
+
+#[test]
+fn network_templates_see_tcp_connects() -> TestResult {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    listener.set_nonblocking(true)?;
+    check_program(
+        "network",
+        || {
+            let _c = TcpStream::connect(("127.0.0.1", port))?;
+            while listener.accept().is_ok() {}
+            Ok(())
+        },
+        |_, _| vec!["\"daddr\":\"127.0.0.1\"".into(), format!("\"dport\":{port}")],
+    )
+}
+
+#[test]
+fn file_system_templates_see_opens() -> TestResult {
+    let tools = tempfile::tempdir()?;
+    let comm = unique("beefs");
+    let cat = renamed(tools.path(), "/bin/cat", &comm)?;
+    check_program(
+        "file-system",
+        || {
+            Command::new(&cat).arg("/etc/hostname").stdout(Stdio::null()).status()?;
+            Ok(())
+        },
+        |map, output| {
+            let mut w = vec![format!("\"comm\":\"{comm}\"")];
+            if map == "ring-buffer" && output == "print" {
+                w.push("\"filename\":\"/etc/hostname\"".into());
+            }
+            w
+        },
+    )
+}
+
+#[test]
+fn process_templates_see_exits() -> TestResult {
+    let tools = tempfile::tempdir()?;
+    let comm = unique("beepr");
+    let sh = renamed(tools.path(), "/bin/sh", &comm)?;
+    check_program(
+        "process",
+        || {
+            Command::new(&sh).args(["-c", "exit 7"]).status()?;
+            Ok(())
+        },
+        |map, output| {
+            let mut w = vec![format!("\"comm\":\"{comm}\"")];
+            if map == "ring-buffer" && output == "print" {
+                w.push("\"exit_code\":7".into());
+            }
+            w
+        },
+    )
+}
+
+#[test]
+fn syscall_latency_templates_see_slow_calls() -> TestResult {
+    // clock_nanosleep(2), which sleep(1) calls
+    let nr = if cfg!(target_arch = "aarch64") { 115 } else { 230 };
+    check_program(
+        "syscall-latency",
+        || {
+            Command::new("sleep").arg("0.05").status()?;
+            Ok(())
+        },
+        |_, _| vec![format!("\"syscall\":{nr}")],
+    )
+}
+
+#[test]
+fn beed_loads_every_template() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut cfg = String::from("[metrics]\nlisten = \"\"\n");
+    for program in ["network", "file-system", "process", "syscall-latency"] {
+        for map in MAPS {
+            for output in OUTPUTS {
+                let obj = build(dir.path(), program, map, output)?;
+                cfg.push_str(&format!("[probes.{program}-{map}-{output}]\nobject = {:?}\n", obj.display().to_string()));
+            }
+        }
+    }
+    let path = dir.path().join("beed.toml");
+    std::fs::write(&path, cfg)?;
+    // beed sits beside bee in the target directory (cargo test builds both)
+    let beed = Path::new(BEE).with_file_name("beed");
+    let out = Command::new(&beed).arg("--check-config").arg(&path).arg("--load").output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}: {text}{}", beed.display(), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(text.matches("loaded into the kernel and verified").count(), 32, "{text}");
+    Ok(())
+}
