@@ -11,6 +11,9 @@ use std::fmt::Write as _;
 pub enum ProgramType {
     /// TCP connections and their connect latency (`sock:inet_sock_set_state`).
     Network,
+    /// TCP connects the kprobe way, as bumblebee's template
+    /// (`kprobe/tcp_v4_connect` + kretprobe; needs kprobes).
+    NetworkKprobe,
     /// Files opened and how long `openat` took (`syscalls:sys_{enter,exit}_openat`).
     FileSystem,
     /// Process exits, their exit code and lifetime (`sched:sched_process_exit`).
@@ -120,6 +123,65 @@ int on_state_change(struct trace_event_raw_inet_sock_set_state *ctx)
 	__builtin_memcpy(&saddr, ctx->saddr, sizeof(saddr));
 	__builtin_memcpy(&daddr, ctx->daddr, sizeof(daddr));
 	u16 sport = ctx->sport, dport = ctx->dport;
+	duration latency = value;
+{EMIT}	return 0;
+}
+"#,
+};
+
+const NETWORK_KPROBE: Program = Program {
+    what: "TCP connections (IPv4) seen by a kprobe on tcp_v4_connect and its kretprobe, as bumblebee's \
+           template: addresses, port and how long tcp_v4_connect took",
+    noun: "connects",
+    labels: &[Field("ipv4_addr", "daddr", None), Field("u16", "dport", None)],
+    event: &[
+        Field("ipv4_addr", "saddr", None),
+        Field("ipv4_addr", "daddr", None),
+        Field("u16", "dport", None),
+        Field("duration", "latency", None),
+    ],
+    prelude: r#"#include <bpf/bpf_tracing.h>
+
+struct connect_call {
+	struct sock *sk;
+	u64 ts;
+};
+
+/* connects in flight, by thread (no bee prefix: not watched) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 10240);
+	__type(key, u32);
+	__type(value, struct connect_call);
+} connect_calls SEC(".maps");
+
+SEC("kprobe/tcp_v4_connect")
+int BPF_KPROBE(tcp_v4_connect, struct sock *sk)
+{
+	u32 tid = (u32)bpf_get_current_pid_tgid();
+	struct connect_call call = { .sk = sk, .ts = bpf_ktime_get_ns() };
+
+	bpf_map_update_elem(&connect_calls, &tid, &call, BPF_ANY);
+	return 0;
+}
+"#,
+    handler: r#"SEC("kretprobe/tcp_v4_connect")
+int BPF_KRETPROBE(tcp_v4_connect_ret, int ret)
+{
+	u32 tid = (u32)bpf_get_current_pid_tgid();
+	struct connect_call *call = bpf_map_lookup_elem(&connect_calls, &tid);
+
+	if (!call)
+		return 0;
+	struct sock *sk = call->sk;
+	u64 value = bpf_ktime_get_ns() - call->ts;
+	bpf_map_delete_elem(&connect_calls, &tid);
+	/* no SYN sent: the addresses may not be set */
+	if (ret)
+		return 0;
+	ipv4_addr saddr = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+	ipv4_addr daddr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+	u16 dport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	duration latency = value;
 {EMIT}	return 0;
 }
@@ -272,6 +334,7 @@ int on_sys_exit(struct trace_event_raw_sys_exit *ctx)
 fn program(t: ProgramType) -> &'static Program {
     match t {
         ProgramType::Network => &NETWORK,
+        ProgramType::NetworkKprobe => &NETWORK_KPROBE,
         ProgramType::FileSystem => &FILE_SYSTEM,
         ProgramType::Process => &PROCESS,
         ProgramType::SyscallLatency => &SYSCALL_LATENCY,
@@ -366,6 +429,7 @@ pub fn generate(t: ProgramType, map: MapKind, output: OutputKind, file: &str) ->
         p.what,
         match t {
             ProgramType::Network => "network",
+            ProgramType::NetworkKprobe => "network-kprobe",
             ProgramType::FileSystem => "file-system",
             ProgramType::Process => "process",
             ProgramType::SyscallLatency => "syscall-latency",
