@@ -10,14 +10,16 @@
 #   TARGET    static uprobe_target        WORK    scratch directory
 #   OUT       where results go (/dev/ttyS1 in the guest, a file on the host)
 #   CONNECTS  loopback connects to make and count exactly (default 5)
-#   PHASES    "main" and/or "btf" (default "main btf")
-#   PORT      metrics port of the main phase (the btf phase uses PORT+1)
+#   PHASES    "main", "btf" and/or "examples" (default "main btf examples")
+#   PORT      metrics port of the main phase (btf: PORT+1, examples: PORT+2)
+#   EXAMPLES  directory of the compiled examples/*.bpf.o (default $PROBES/examples)
 #   READY_TIMEOUT  seconds to wait for beed's "ready:" line (default 240)
 set -u
 
 KINDS="tracepoint raw_tp tp_btf kprobe kretprobe ksyscall fentry fexit lsm uprobe uretprobe perf_event xdp tc iter"
 CONNECTS=${CONNECTS:-5}
-PHASES=${PHASES:-main btf}
+PHASES=${PHASES:-main btf examples}
+EXAMPLES=${EXAMPLES:-$PROBES/examples}
 PORT=${PORT:-9091}
 READY_TIMEOUT=${READY_TIMEOUT:-240}
 # beed listens on every loopback address; the test connects go to 127.0.0.1
@@ -55,8 +57,8 @@ sample() { # FILE METRIC label=value...
 }
 
 BEED_PID=
-start_beed() { # CONFIG LOG -> 0 when ready
-	"$BEED" --config "$1" >/dev/null 2>"$2" &
+start_beed() { # CONFIG LOG [EVENTS] -> 0 when ready
+	"$BEED" --config "$1" >"${3:-/dev/null}" 2>"$2" &
 	BEED_PID=$!
 	t=$(now)
 	while :; do
@@ -196,6 +198,50 @@ EOF
 	emit "@@STATUS btf setup=ok"
 	section btf-log "$WORK/btf.log"
 	section btf-metrics "$WORK/btf.metrics"
+}
+
+# Every example of examples/ through the verifier (--check-config --load),
+# then execsnoop, opensnoop, syscount, syscount_comm and runqlat attached and
+# fed: an exec of the target (getppid x EXAMPLE_CALLS) and a file read.
+EXAMPLE_CALLS=7
+phase_examples() {
+	PHASE=examples
+	p=$((PORT + 2))
+	# the capable variant this kernel has: the tracepoint, else the kprobe
+	cap=capable_kprobe
+	[ -e /sys/kernel/tracing/events/capability/cap_capable ] && cap=capable
+	cfg=$WORK/examples-check.toml
+	printf '[metrics]\nlisten = "0.0.0.0:%s"\n[events]\noutput = "none"\n' "$p" >"$cfg"
+	n=0
+	for o in "$EXAMPLES"/*.bpf.o; do
+		name=$(basename "$o" .bpf.o)
+		case $name in capable | capable_kprobe) [ "$name" = "$cap" ] || continue ;; esac
+		printf '[probes.%s]\nobject = "%s"\n' "$name" "$o" >>"$cfg"
+		n=$((n + 1))
+	done
+	printf '[probes.packets.attach.count_packet]\ninterface = "lo"\n' >>"$cfg"
+	say "examples: --check-config --load of $n examples"
+	"$BEED" --check-config "$cfg" --load >"$WORK/examples-check.log" 2>&1
+	emit "@@STATUS examples check=$? expected=$n"
+	section examples-check "$WORK/examples-check.log"
+
+	cfg=$WORK/examples.toml
+	printf '[metrics]\nlisten = "0.0.0.0:%s"\n[events]\noutput = "stdout"\n[poll]\ninterval = "100ms"\n' "$p" >"$cfg"
+	for name in execsnoop opensnoop syscount syscount_comm runqlat; do
+		printf '[probes.%s]\nobject = "%s/%s.bpf.o"\n' "$name" "$EXAMPLES" "$name" >>"$cfg"
+	done
+	if start_beed "$cfg" "$WORK/examples.log" "$WORK/examples.events"; then
+		echo beedex >"$WORK/beedex-open"
+		cat "$WORK/beedex-open" >/dev/null
+		"$TARGET" "$EXAMPLE_CALLS" || true
+		settle "$p" syscount_comm "$EXAMPLE_CALLS" ebpf_solo_io_counter_syscalls_by_comm comm=uprobe_target
+	fi
+	stop_beed
+	section examples-log "$WORK/examples.log"
+	section examples-metrics "$WORK/examples.metrics"
+	grep -E '"comm":"uprobe_target"|beedex-open' "$WORK/examples.events" >"$WORK/examples.events.mine"
+	section examples-events "$WORK/examples.events.mine"
+	emit "@@TIME examples_total $(since "$PHASE_T")"
 }
 
 emit "@@KERNEL $(uname -r)"

@@ -151,6 +151,42 @@ for c in "${COLS[@]}"; do
 	TIMES[$c]=${TIMES[$c]// s,/ ?,}
 done
 
+# the examples: every one through the verifier (--check-config --load);
+# execsnoop, opensnoop, syscount, syscount_comm and runqlat attached and fed
+# (matrix.sh: a file read and one run of the target, EXAMPLE_CALLS getppid)
+EXAMPLE_CALLS=7
+declare -A EXVER EXDATA
+for c in "${COLS[@]}"; do
+	f=$RES/$c
+	for part in check log metrics events; do sect "$f" "examples-$part" >"$RES/$c.examples-$part"; done
+	st=$(grep -m1 '^@@STATUS examples check=' "$f" || true)
+	want=$(sed -n 's/.*expected=\([0-9]*\).*/\1/p' <<<"$st")
+	ok=$(grep -c ': ok (.*loaded into the kernel and verified' "$RES/$c.examples-check" || true)
+	if [[ -n $want && $st == *check=0* && $ok == "$want" ]]; then
+		EXVER[$c]="$ok/$want verified"
+	else
+		EXVER[$c]="FAILED (${st:-not run}; $ok verified)"
+		problem "${HEAD[$c]}: examples, --check-config --load: ${EXVER[$c]}: $(grep -m1 'error' "$RES/$c.examples-check" | cut -c1-300)"
+	fi
+	m=$RES/$c.examples-metrics
+	ev=$RES/$c.examples-events
+	missing=()
+	grep -q '"mapName":"print_execs".*"comm":"uprobe_target"' "$ev" || missing+=(execsnoop)
+	grep '"mapName":"print_opens"' "$ev" | grep '/beedex-open"' | grep -q '"ret":[0-9]' || missing+=(opensnoop)
+	nr=$(num "$(sample "$m" ebpf_solo_io_counter_syscalls nr=110)")
+	bycomm=$(num "$(sample "$m" ebpf_solo_io_counter_syscalls_by_comm comm=uprobe_target)")
+	runq=$(num "$(sample "$m" ebpf_solo_io_hist_runqlat_usecs_count probe=runqlat)")
+	[[ $nr -ge $EXAMPLE_CALLS ]] || missing+=("syscount (getppid $nr)")
+	[[ $bycomm -ge $EXAMPLE_CALLS ]] || missing+=("syscount_comm ($bycomm)")
+	[[ $runq -gt 0 ]] || missing+=(runqlat)
+	if ((${#missing[@]} == 0)); then
+		EXDATA[$c]="ok: exec and open events, getppid $nr/$EXAMPLE_CALLS+, uprobe_target $bycomm syscalls, $runq run-queue samples"
+	else
+		EXDATA[$c]="FAILED (no data from: ${missing[*]})"
+		problem "${HEAD[$c]}: examples: ${EXDATA[$c]} (log: $RES/$c.examples-log)"
+	fi
+done
+
 # ---------------------------------------------------------------- print
 table() {
 	local row="| program type |" sep="|---|" r c
@@ -162,10 +198,12 @@ table() {
 		for c in "${COLS[@]}"; do row+=" ${CELL[$c,$r]} |"; done
 		echo "$row"
 	done
-	for what in EXACT BTF TIMES; do
+	for what in EXACT BTF EXVER EXDATA TIMES; do
 		case $what in
 		EXACT) row="| exact loopback connect count |" ;;
 		BTF) row="| btf_path, kernel BTF hidden |" ;;
+		EXVER) row="| examples/: --check-config --load |" ;;
+		EXDATA) row="| examples/: execsnoop, opensnoop, syscount, syscount_comm, runqlat data |" ;;
 		TIMES) row="| times |" ;;
 		esac
 		local -n values=$what

@@ -67,9 +67,13 @@ for k in "${KINDS[@]}"; do
 	clang "${BPF_CFLAGS[@]}" "-DKIND_$k" -c "$REPO/tests/fixtures/attach_types.bpf.c" -o "$PROBES/$k.bpf.o"
 done
 clang "${BPF_CFLAGS[@]}" -c "$REPO/tests/fixtures/kprobe_tcpconnect.bpf.c" -o "$PROBES/kprobe_tcpconnect.bpf.o"
+mkdir -p "$PROBES/examples"
+for f in "$REPO"/examples/*.bpf.c; do
+	clang "${BPF_CFLAGS[@]}" -c "$f" -o "$PROBES/examples/$(basename "$f" .c).o"
+done
 TARGET=$WORK/uprobe_target
 gcc -static -O2 -o "$TARGET" "$REPO/tests/fixtures/uprobe_target.c"
-echo "$(ls "$PROBES" | wc -l) objects in $PROBES; static $TARGET"
+echo "$(ls "$PROBES"/*.bpf.o | wc -l) objects in $PROBES, $(ls "$PROBES"/examples | wc -l) examples in $PROBES/examples; static $TARGET"
 
 # ---------------------------------------------------------------- kernels
 # newest linux-image-<series>*-cloud-amd64 in the apt sources (not the
@@ -140,11 +144,12 @@ for lib in $(ldd "$BEED" | grep -o '/[^ ]*' | sort -u); do
 	cp -L "$lib" "$BASE$lib"
 done
 cp "$PROBES"/*.bpf.o "$BASE/probes/"
+cp -r "$PROBES/examples" "$BASE/probes/examples"
 cp "$TARGET" "$BASE/bin/uprobe_target"
 cp "$HERE/init.sh" "$BASE/init" && chmod 755 "$BASE/init"
 cp "$HERE/matrix.sh" "$BASE/matrix.sh"
 cat >"$BASE/matrix.env" <<EOF
-export CONNECTS=$CONNECTS PORT=9091 PHASES="main btf" READY_TIMEOUT=240 VM_TIMEOUT=$((QEMU_TIMEOUT - 20))
+export CONNECTS=$CONNECTS PORT=9091 PHASES="main btf examples" READY_TIMEOUT=240 VM_TIMEOUT=$((QEMU_TIMEOUT - 20))
 EOF
 
 # the module NAME of kernel dir D and what it depends on, decompressed, in load order
@@ -183,7 +188,7 @@ if [[ ${HOST:-1} != 0 ]]; then
 	rm -rf "$hw" && mkdir -p "$hw"
 	t=$(date +%s)
 	timeout --kill-after=10 600 unshare --net -- env BEED="$BEED" PROBES="$PROBES" TARGET="$TARGET" WORK="$hw" OUT="$RES/host" \
-		CONNECTS="$CONNECTS" PHASES=main PORT="$HOST_PORT" READY_TIMEOUT=120 \
+		CONNECTS="$CONNECTS" PHASES="main examples" PORT="$HOST_PORT" READY_TIMEOUT=120 \
 		sh -c 'ip link set lo up && exec sh "$0"' "$HERE/matrix.sh" | sed 's/^/    /' || true
 	WALL[host]=$(($(date +%s) - t))
 fi

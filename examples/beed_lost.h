@@ -1,0 +1,1 @@
+../src/bpf/beed_lost.h
