@@ -78,6 +78,8 @@ for src in examples/*.bpf.c; do
 	"$target_dir/release/bee" build "$src" -o "$share/examples/$(basename "$src" .c).o" >/dev/null
 done
 [ ! -f examples/README.md ] || cp examples/README.md "$share/examples/"
+# the headers the examples include, for plain clang (bee carries them too)
+cp -L examples/*.h "$share/examples/" 2>/dev/null || true
 
 if [ $want_deb = 1 ]; then
 	cargo_tool deb cargo-deb "$CARGO_DEB_VERSION"

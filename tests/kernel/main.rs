@@ -24,6 +24,7 @@ mod check_config;
 mod conventions;
 mod crash;
 mod daemon;
+mod examples;
 mod http_abuse;
 mod injection;
 mod journal;

@@ -19,6 +19,9 @@ pub const HEADERS: &[(&str, &[u8])] = &[
     ("x86_64/vmlinux.h", include_bytes!("../../../vmlinux/x86_64/vmlinux.h")),
     ("aarch64/vmlinux.h", include_bytes!("../../../vmlinux/aarch64/vmlinux.h")),
     ("solo_types.h", include_bytes!("../../../solo_types/solo_types.h")),
+    // what the example library includes (`bee init --example` copies only the .c)
+    ("bee_examples.h", include_bytes!("../../../examples/bee_examples.h")),
+    ("beed_lost.h", include_bytes!("../../../src/bpf/beed_lost.h")),
     libbpf!("bpf_helpers.h"),
     libbpf!("bpf_helper_defs.h"),
     libbpf!("bpf_tracing.h"),

@@ -66,6 +66,16 @@ pub fn init(args: &InitArgs) -> Result<()> {
         };
         let file = args.file.clone().unwrap_or_else(|| PathBuf::from(format!("{name}.bpf.c")));
         write_new(&file, src, args.force)?;
+        // an example may build on another (`#include "capable.bpf.c"`)
+        for inc in src.lines().filter_map(|l| l.trim().strip_prefix("#include \"")?.strip_suffix(".bpf.c\"")) {
+            if let Some((_, other)) = EXAMPLES.iter().find(|(n, _)| *n == inc) {
+                let path = file.with_file_name(format!("{inc}.bpf.c"));
+                if !path.exists() {
+                    write_new(&path, other, false)?;
+                    println!("wrote {} (included by {name})", path.display());
+                }
+            }
+        }
         println!("wrote {} (example {name}); next: bee build {0}", file.display());
         return Ok(());
     }

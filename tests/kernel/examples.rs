@@ -5,8 +5,6 @@
 //! syscalls, page faults, UDP packets on lo, capability checks, an OOM kill
 //! in a memory cgroup and direct I/O on a loop device. Needs root.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -15,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{is_root, repo, sample, Beed, TestResult};
+use crate::common::{self, is_root, repo, sample, Beed, TestResult};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
