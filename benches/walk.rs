@@ -13,10 +13,10 @@
 use std::os::fd::AsFd;
 use std::time::Instant;
 
+use bee_metrics::labels;
+use bee_metrics::map_series::{self, MapSeries};
 use bee_object::schema::{Field, FieldKind, Plan};
 use bee_runtime::walk::Walker;
-use beed::sinks::labels;
-use beed::sinks::map_series::{self, MapSeries};
 use libbpf_rs::{MapCore, MapFlags, MapHandle, MapType};
 use prometheus::{IntCounter, Registry};
 
@@ -85,7 +85,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         assert_eq!(got, n as usize, "raw walk saw {got} entries");
 
         let registry = Registry::new();
-        let text = beed::sinks::exposition::TextRegistry::default();
+        let text = bee_metrics::exposition::TextRegistry::default();
         let plan = key_plan();
         let series = MapSeries::new(
             &registry,

@@ -52,7 +52,7 @@ pub fn run(config_path: &Path) -> Result<()> {
     bee_runtime::tc::cleanup_stale(&rundir);
 
     let registry = Registry::new();
-    let text = crate::sinks::exposition::TextRegistry::default();
+    let text = bee_metrics::exposition::TextRegistry::default();
     let selfm = SelfMetrics::register(&registry).context("registering self-metrics")?;
     let info = IntGaugeVec::new(Opts::new("beed_build_info", "beed's version"), &["version"])?;
     info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);

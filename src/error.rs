@@ -22,9 +22,9 @@ pub enum Error {
     #[error("{path}: {cause}")]
     Io { path: PathBuf, cause: std::io::Error },
 
-    /// A metric could not be registered (name clash, invalid label name).
-    #[error("metric {name}: {reason}")]
-    Metric { name: String, reason: String },
+    /// A metric family could not be built (settings, registration).
+    #[error(transparent)]
+    Metrics(#[from] bee_metrics::Error),
 
     /// Loading, attaching or reading a probe.
     #[error(transparent)]

@@ -23,11 +23,11 @@ use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use prometheus::{Registry, TextEncoder};
+use prometheus::Registry;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::sinks::exposition::TextRegistry;
+use bee_metrics::exposition::TextRegistry;
 
 /// Connections served at once. Further clients wait in the kernel's listen
 /// backlog (not accepted: no descriptor, no memory of ours) until one ends.
@@ -81,17 +81,7 @@ const ACCEPT_LOG_EVERY: Duration = Duration::from_secs(60);
 /// Renders every metric in the text exposition format: the prometheus
 /// registry (self-metrics, event maps) and the text families (hash maps).
 pub fn render(registry: &Registry, text: &TextRegistry) -> Result<Vec<u8>, prometheus::Error> {
-    render_sized(registry, text, 0)
-}
-
-/// `render`, into a buffer of at least `capacity` bytes (the last body's size:
-/// no doubling and copying on the way up).
-fn render_sized(registry: &Registry, text: &TextRegistry, capacity: usize) -> Result<Vec<u8>, prometheus::Error> {
-    let mut buf = String::with_capacity(capacity.max(64 * 1024));
-    TextEncoder::new().encode_utf8(&registry.gather(), &mut buf)?;
-    text.render(&mut buf);
-    buf.shrink_to_fit();
-    Ok(buf.into_bytes())
+    bee_metrics::render(registry, text, 0)
 }
 
 /// A rendered body, owned by every `Bytes` that sends it.
@@ -124,7 +114,7 @@ impl Bodies {
             }
         }
         let start = Instant::now();
-        let body = Arc::new(render_sized(registry, text, self.last_len + self.last_len / 8)?);
+        let body = Arc::new(bee_metrics::render(registry, text, self.last_len + self.last_len / 8)?);
         let took = start.elapsed();
         self.last_len = body.len();
         self.live.push((Instant::now(), took, Arc::downgrade(&body)));

@@ -9,15 +9,13 @@
 mod config;
 pub mod daemon;
 mod error;
-mod fasthash;
 pub mod http;
 pub mod logging;
 mod outputs;
 mod reloadstatus;
 mod rundir;
 mod selfmetrics;
-/// Public for the benchmarks (benches/walk.rs) only.
-pub mod sinks;
+mod sinks;
 
 pub use config::DEFAULT_PATH;
 

@@ -22,7 +22,8 @@ pub use map_sink::MapSink;
 use crate::config::{Config, EventOutput, MapConfig};
 use crate::selfmetrics::SelfMetrics;
 use crate::sinks::events::Events;
-use crate::sinks::exposition::TextRegistry;
+use bee_metrics::exposition::TextRegistry;
+use bee_metrics::Families;
 
 /// The daemon's settings of one (re)load.
 #[derive(Debug, Clone)]
@@ -57,11 +58,9 @@ impl Settings {
 
 /// The daemon's consumers, on the engine thread.
 pub struct Outputs {
-    registry: Registry,
-    text: TextRegistry,
+    families: Families,
     selfm: SelfMetrics,
     events: Rc<RefCell<Events>>,
-    max_series: usize,
     maps: BTreeMap<String, BTreeMap<String, MapConfig>>,
 }
 
@@ -93,14 +92,8 @@ impl Outputs {
                 }
             }
         };
-        Some(Outputs {
-            registry,
-            text,
-            selfm,
-            events: Rc::new(RefCell::new(events)),
-            max_series: 0,
-            maps: BTreeMap::new(),
-        })
+        let families = Families { registry, text, series_dropped: selfm.series_dropped.clone(), max_series: 0 };
+        Some(Outputs { families, selfm, events: Rc::new(RefCell::new(events)), maps: BTreeMap::new() })
     }
 
     /// The settings of a map (defaults when it has none).
@@ -118,7 +111,7 @@ impl Consumers for Outputs {
         if let Err(e) = self.events.borrow_mut().reconfigure(s.events, s.journal_rate_limit) {
             tracing::error!("events.output: {e}; keeping the previous output");
         }
-        self.max_series = s.max_series;
+        self.families.max_series = s.max_series;
         self.maps = s.maps;
         self.events.borrow().describe().to_string()
     }

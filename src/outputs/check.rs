@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use crate::config::MapConfig;
 use crate::error::Result;
-use crate::sinks::labels;
+use bee_metrics::labels;
 
 /// Checks probe `probe`'s map settings against the watched maps of its
 /// object.

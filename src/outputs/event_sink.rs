@@ -4,7 +4,8 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use bee_object::convention::{metric_name, Output};
+use bee_metrics::ring_metric::RingMetric;
+use bee_object::convention::Output;
 use bee_object::schema::Plan;
 use bee_runtime::MapInfo;
 
@@ -12,8 +13,6 @@ use super::Outputs;
 use crate::config::MapConfig;
 use crate::error::Result;
 use crate::sinks::events::{Events, PrintMap};
-use crate::sinks::labels;
-use crate::sinks::ring_metric::{self, RingKind, RingMetric};
 
 /// What happens to each record of one event map.
 pub enum EventSink {
@@ -29,34 +28,7 @@ impl EventSink {
                 plan: m.value.clone(),
                 events: out.events.clone(),
             },
-            output => {
-                let (kind, value) = match output {
-                    Output::Counter => (RingKind::Counter, None),
-                    Output::Gauge => (RingKind::Gauge, Some(labels::value_field(m.map, m.value, cfg, output)?)),
-                    _ => {
-                        let v = labels::value_field(m.map, m.value, cfg, output)?;
-                        let buckets = cfg.buckets.clone().unwrap_or_else(|| ring_metric::default_buckets(&v.kind));
-                        (RingKind::Hist { buckets }, Some(v))
-                    }
-                };
-                let exclude: Vec<&str> = value.iter().map(|f| f.name.as_str()).collect();
-                let label_fields = labels::select(m.map, m.value, cfg, &exclude)?;
-                EventSink::Metric(RingMetric::new(
-                    &out.registry,
-                    ring_metric::Spec {
-                        name: &metric_name(m.map),
-                        help: &format!("bee {output} of event map {}", m.map),
-                        probe: m.probe,
-                        kind,
-                        plan: m.value,
-                        label_fields,
-                        value,
-                        max_series: cfg.max_series.unwrap_or(out.max_series),
-                        dropped: out.selfm.series_dropped.with_label_values(&[m.probe, m.map]),
-                        decode_errors: m.stats.decode_errors.clone(),
-                    },
-                )?)
-            }
+            _ => EventSink::Metric(out.families.event_metric(m, cfg)?),
         })
     }
 }

@@ -1,11 +1,6 @@
-//! Where decoded records go: event outputs (stdout JSON, journald) and
-//! Prometheus metrics. Sinks see only plans and record bytes.
+//! Where the events of print maps go: stdout JSON lines or journald (the
+//! metric families are `bee_metrics`'). Sinks see only plans and record bytes.
 
 pub(crate) mod events;
-pub mod exposition;
 pub(crate) mod journal;
-pub mod labels;
-pub(crate) mod map_hist;
-pub mod map_series;
 pub(crate) mod queue;
-pub(crate) mod ring_metric;

@@ -10,7 +10,7 @@ use prometheus::{Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCou
 
 use crate::error::{Error, Result};
 use crate::fasthash::FastMap;
-use crate::sinks::labels;
+use crate::labels;
 use bee_object::decode;
 use bee_object::schema::{Field, FieldKind, Plan};
 

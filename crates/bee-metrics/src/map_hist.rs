@@ -12,11 +12,11 @@ use bee_runtime::Count;
 use prometheus::core::Desc;
 use prometheus::{IntCounter, Registry};
 
-use crate::config::Scheme;
 use crate::error::{Error, Result};
+use crate::exposition::{self, Registered, Samples, TextRegistry};
 use crate::fasthash::FastMap;
-use crate::sinks::exposition::{self, Registered, Samples, TextRegistry};
-use crate::sinks::labels;
+use crate::labels;
+use crate::settings::Scheme;
 use bee_object::decode::{self, Value};
 use bee_object::schema::Field;
 

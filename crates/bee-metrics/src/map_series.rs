@@ -12,9 +12,9 @@ use prometheus::core::Desc;
 use prometheus::{IntCounter, Registry};
 
 use crate::error::{Error, Result};
+use crate::exposition::{self, Registered, Samples, TextRegistry};
 use crate::fasthash::FastMap;
-use crate::sinks::exposition::{self, Registered, Samples, TextRegistry};
-use crate::sinks::labels;
+use crate::labels;
 use bee_object::schema::{Field, Plan};
 
 struct Series {

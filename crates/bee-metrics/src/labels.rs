@@ -2,8 +2,8 @@
 
 use prometheus::proto::LabelPair;
 
-use crate::config::MapConfig;
 use crate::error::{Error, Result};
+use crate::settings::MapSettings as MapConfig;
 use bee_object::convention::Output;
 use bee_object::decode;
 use bee_object::schema::{Field, Plan};

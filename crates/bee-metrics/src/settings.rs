@@ -1,0 +1,43 @@
+//! A watched map's settings: which fields become labels, which one is the
+//! value or the slot, buckets and limits.
+
+use serde::Deserialize;
+
+/// How a hash histogram's slot field maps to bucket bounds.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Scheme {
+    /// Slot i holds values in [2^i, 2^(i+1)) (slot 0 also holds 0), as
+    /// libbpf-tools' `log2l()` histograms do.
+    #[default]
+    Log2,
+    /// Slot i holds values in [i*step, (i+1)*step).
+    Linear,
+}
+
+/// How one watched map becomes metrics (`[probes.NAME.maps.MAP]` in beed's
+/// configuration; `max_entries` is the runtime's, here to keep the table whole).
+#[derive(Debug, Deserialize, Clone, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct MapSettings {
+    /// Only these fields become labels (default: every field that can).
+    pub labels: Option<Vec<String>>,
+    /// Fields never used as labels.
+    pub drop: Vec<String>,
+    /// The field holding the observed value of a ring buffer gauge or hist
+    /// (default: `le` for hist, then `value`).
+    pub value: Option<String>,
+    /// Bucket upper bounds of a ring buffer hist.
+    pub buckets: Option<Vec<f64>>,
+    /// The slot field of a hash hist key (default: `slot`, then `bucket`).
+    pub slot: Option<String>,
+    pub scheme: Scheme,
+    /// Slot width of a linear hash hist (default 1).
+    pub step: Option<f64>,
+    /// Cap on series of this map's metric (default metrics.max_series).
+    pub max_series: Option<usize>,
+    /// Overrides the map's `max_entries` before it is created (ring
+    /// buffers: bytes, a power of two and a multiple of the page size).
+    /// Any map of the object may be named for this one.
+    pub max_entries: Option<u32>,
+}
