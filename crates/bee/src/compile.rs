@@ -70,7 +70,7 @@ pub fn build(args: &BuildArgs) -> Result<PathBuf> {
     }
     let out = args.output.clone().unwrap_or_else(|| default_output(input));
     if out == *input {
-        bail!("{}: the output would overwrite the input: name it with -o", input.display());
+        bail!("{}: the output would overwrite the input: name another output file with -o", input.display());
     }
     let clang = find_clang()?;
     let include = crate::headers::include_dir().context("writing the probe headers to the cache directory")?;

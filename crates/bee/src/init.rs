@@ -54,14 +54,18 @@ fn write_new(path: &Path, text: &str, force: bool) -> Result<()> {
 pub fn init(args: &InitArgs) -> Result<()> {
     let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     if args.list_examples {
-        for (name, src) in EXAMPLES {
-            println!("{name:<16} {}", summary(src));
-        }
-        return Ok(());
+        let list: String = EXAMPLES.iter().map(|(name, src)| format!("{name:<16} {}\n", summary(src))).collect();
+        return crate::emit(&list);
     }
     if let Some(name) = &args.example {
         let Some((_, src)) = EXAMPLES.iter().find(|(n, _)| n == name) else {
             let names: Vec<&str> = EXAMPLES.iter().map(|(n, _)| *n).collect();
+            if names.is_empty() {
+                bail!(
+                    "no example `{name}`: this bee was built without examples: write a template with \
+                     --program-type, --map and --output-type"
+                );
+            }
             bail!("no example `{name}` (examples: {})", names.join(", "));
         };
         let file = args.file.clone().unwrap_or_else(|| PathBuf::from(format!("{name}.bpf.c")));
@@ -72,12 +76,11 @@ pub fn init(args: &InitArgs) -> Result<()> {
                 let path = file.with_file_name(format!("{inc}.bpf.c"));
                 if !path.exists() {
                     write_new(&path, other, false)?;
-                    println!("wrote {} (included by {name})", path.display());
+                    crate::emit(&format!("wrote {} (included by {name})\n", path.display()))?;
                 }
             }
         }
-        println!("wrote {} (example {name}); next: bee build {0}", file.display());
-        return Ok(());
+        return crate::emit(&format!("wrote {} (example {name}); next: bee build {0}\n", file.display()));
     }
     if args.language.is_none() && tty {
         let _: crate::cli::Language = ask("What language do you wish to use for the probe?", "--language", tty)?;
@@ -107,11 +110,10 @@ pub fn init(args: &InitArgs) -> Result<()> {
     let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("probe.bpf.c");
     let src = template::generate(program, map, output, name);
     write_new(&file, &src, args.force)?;
-    println!(
-        "wrote {} ({}): next, bee build {0} && sudo bee run {}",
+    crate::emit(&format!(
+        "wrote {} ({}): next, bee build {0} && sudo bee run {}\n",
         file.display(),
         template::map_name(program, output),
         crate::compile::default_output(&file).display()
-    );
-    Ok(())
+    ))
 }

@@ -10,7 +10,7 @@ mod template;
 
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::{CommandFactory, Parser};
 
 use cli::{Cli, Command, Format};
@@ -43,27 +43,44 @@ fn dispatch(cli: Cli) -> Result<()> {
                 );
             }
             let maps: Vec<String> = checked.specs().iter().map(|m| format!("{} ({})", m.name, m.output)).collect();
-            println!("built {} from {}: watched maps {}", out.display(), a.input.display(), maps.join(", "));
-            Ok(())
+            let maps = if maps.is_empty() { "none".to_string() } else { maps.join(", ") };
+            emit(&format!("built {} from {}: watched maps {maps}\n", out.display(), a.input.display()))
         }
         Command::Describe(a) => {
             let d = describe::describe(&a.object)?;
             match a.output {
-                Format::Text => print!("{}", describe::render_text(&d)),
-                Format::Json => println!("{}", serde_json::to_string_pretty(&d)?),
+                Format::Text => emit(&describe::render_text(&d))?,
+                Format::Json => emit(&format!("{}\n", serde_json::to_string_pretty(&d)?))?,
+            }
+            if d.maps.is_empty() {
+                // described all the same, but there is nothing to show
+                bail!(
+                    "{}: the probe has no watched map: beed and bee run show nothing of it (name a map print_, \
+                     counter_, gauge_ or hist_)",
+                    a.object.display()
+                );
             }
             Ok(())
         }
         Command::Run(a) => run::run(&a),
-        Command::Version => {
-            println!("bee {}", env!("CARGO_PKG_VERSION"));
-            Ok(())
-        }
+        Command::Version => emit(&format!("bee {}\n", env!("CARGO_PKG_VERSION"))),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "bee", &mut std::io::stdout());
-            Ok(())
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "bee", &mut script);
+            emit(&String::from_utf8_lossy(&script))
         }
         Command::GenerateDocs { dir } => generate_docs(&dir),
+    }
+}
+
+/// Writes `text` to stdout. A closed stdout (`bee describe x.o | head`)
+/// ends the output quietly: `print!` would panic there.
+pub fn emit(text: &str) -> Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing to stdout"),
+        _ => Ok(()),
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use bee_object::MapSpec;
 use regex::Regex;
 
@@ -30,7 +30,7 @@ impl Filters {
                     m.key.iter().chain(m.value.iter()).flat_map(|p| p.fields.iter().map(|f| f.name.as_str())).collect();
                 bail!("--filter {s:?}: map {map} has no field `{field}` (fields: {})", fields.join(", "));
             }
-            let re = Regex::new(re).with_context(|| format!("--filter {s:?}: invalid regular expression"))?;
+            let re = regex(re).map_err(|e| anyhow!("--filter {s:?}: {e}"))?;
             out.insert(map.to_string(), (field.to_string(), re));
         }
         Ok(Filters(out))
@@ -40,4 +40,14 @@ impl Filters {
     pub fn of(&self, map: &str) -> Option<&(String, Regex)> {
         self.0.get(map)
     }
+}
+
+/// Compiles `re`; the error is one line (the regex crate's spans several,
+/// pointing at the mistake with a caret).
+pub fn regex(re: &str) -> std::result::Result<Regex, String> {
+    Regex::new(re).map_err(|e| {
+        let msg = e.to_string();
+        let last = msg.lines().rev().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+        format!("`{re}` is not a valid regular expression: {}", last.trim_start_matches("error: "))
+    })
 }

@@ -89,6 +89,23 @@ fn parse_attach(s: &str) -> Result<(String, AttachTarget)> {
     Ok((prog.to_string(), t))
 }
 
+/// Checks every `--var` against the object's `const volatile` variables
+/// before anything loads, naming the option rather than beed's config key.
+fn check_vars(bytes: &[u8], what: &str, spec: &ProbeSpec) -> Result<()> {
+    if spec.vars.is_empty() {
+        return Ok(());
+    }
+    let (elf, btf) = bee_object::parse_object(bytes, what)?;
+    match bee_object::vars::plan(&elf, &btf, &spec.name, &spec.vars) {
+        Ok(_) => Ok(()),
+        Err(bee_object::Error::Setting { what: key, reason }) => {
+            let name = key.rsplit('.').next().unwrap_or(&key);
+            bail!("{what}: --var {name}: {reason}")
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Whether this process may load BPF: root, or CAP_BPF and CAP_PERFMON.
 fn may_load_bpf() -> bool {
     if nix::unistd::geteuid().is_root() {
@@ -122,6 +139,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     spec.btf_path = args.btf_path.clone();
     spec.vars = args.vars.iter().map(|v| parse_var(v)).collect::<Result<BTreeMap<_, _>>>()?;
     spec.attach = args.attach.iter().map(|a| parse_attach(a)).collect::<Result<BTreeMap<_, _>>>()?;
+    check_vars(&bytes, &what, &spec)?;
     if !may_load_bpf() {
         bail!("{what}: bee run loads the probe into the kernel: run it as root (sudo bee run {what})");
     }

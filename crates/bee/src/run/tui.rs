@@ -92,12 +92,12 @@ fn key(ui: &mut Ui, k: KeyEvent, model: &Arc<Mutex<Model>>) -> bool {
                     ui.filter = None;
                     ui.message = None;
                 } else {
-                    match Regex::new(&t) {
+                    match super::filter::regex(&t) {
                         Ok(re) => {
                             ui.filter = Some(re);
                             ui.message = Some(format!("filter: /{t}/"));
                         }
-                        Err(e) => ui.message = Some(format!("invalid filter /{t}/: {e}")),
+                        Err(e) => ui.message = Some(format!("invalid filter: {e}")),
                     }
                 }
             }
