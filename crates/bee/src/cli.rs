@@ -140,6 +140,11 @@ pub struct RunArgs {
     /// PROGRAM:KEY=VALUE[,KEY=VALUE...], e.g. handler:binary=/bin/bash,func=readline.
     #[arg(long, value_name = "PROGRAM:KEY=VALUE,...")]
     pub attach: Vec<String>,
+    /// Serve the probe's metrics, bumblebee-compatible (ebpf_solo_io_<map>),
+    /// on http://127.0.0.1:PORT/metrics while it runs (default: off;
+    /// bumblebee uses 9091). For a permanent endpoint, run the probe in beed.
+    #[arg(long, value_name = "PORT")]
+    pub prom_port: Option<u16>,
     /// How often hash maps are read.
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     pub interval: std::time::Duration,

@@ -265,3 +265,71 @@ fn beed_loads_every_template() -> TestResult {
     assert_eq!(text.matches("loaded into the kernel and verified").count(), 40, "{text}");
     Ok(())
 }
+
+/// `GET /metrics` on 127.0.0.1:`port`, once it answers.
+fn scrape(port: u16) -> Result<String, Box<dyn std::error::Error>> {
+    use std::io::Write as _;
+    let mut c = TcpStream::connect(("127.0.0.1", port))?;
+    c.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")?;
+    let mut s = String::new();
+    c.read_to_string(&mut s)?;
+    Ok(s)
+}
+
+/// A free TCP port on 127.0.0.1.
+fn free_port() -> Result<u16, Box<dyn std::error::Error>> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+#[test]
+fn prom_port_serves_bumblebee_metrics() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let tools = tempfile::tempdir()?;
+    let comm = unique("beepm");
+    let sh = renamed(tools.path(), "/bin/sh", &comm)?;
+    // a ring buffer counter and a hash histogram, each in its own bee run
+    let counter = build(dir.path(), "process", "ring-buffer", "counter")?;
+    let hist = build(dir.path(), "process", "hash-map", "hist")?;
+    let (p1, p2) = (free_port()?, free_port()?);
+    let mut runs = Vec::new();
+    for (obj, port) in [(&counter, p1), (&hist, p2)] {
+        let child = Command::new(BEE)
+            .args(["run", "--no-tty", "--interval", "200ms", "--duration", "60s", "--prom-port"])
+            .arg(port.to_string())
+            .arg(obj)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let name = obj.display().to_string();
+        runs.push(Run { child, out: obj.with_extension("none"), err: obj.with_extension("none"), name });
+    }
+    let comm_label = format!("comm=\"{comm}\"");
+    // the value of the sample of `name` whose labels include `labels` (in any order)
+    let sample = |text: &str, name: &str, labels: &[&str]| -> Option<f64> {
+        text.lines().find_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            let inner = series.strip_prefix(name)?.strip_prefix('{')?.strip_suffix('}')?;
+            let have: Vec<&str> = inner.split(',').collect();
+            labels.iter().all(|w| have.contains(w)).then(|| value.parse().ok())?
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(45);
+    loop {
+        Command::new(&sh).args(["-c", "exit 0"]).status()?;
+        let (a, b) = (scrape(p1).unwrap_or_default(), scrape(p2).unwrap_or_default());
+        let n_counter =
+            sample(&a, "ebpf_solo_io_counter_exits", &["probe=\"process-ring-buffer-counter\"", &comm_label]);
+        let n_hist = sample(&b, "ebpf_solo_io_hist_exits_count", &["probe=\"process-hash-map-hist\"", &comm_label]);
+        if n_counter.is_some_and(|n| n >= 3.0) && n_hist.is_some_and(|n| n >= 3.0) {
+            assert!(a.contains("# TYPE ebpf_solo_io_counter_exits counter"), "{a}");
+            assert!(b.contains("# TYPE ebpf_solo_io_hist_exits histogram"), "{b}");
+            assert!(a.starts_with("HTTP/1.1 200 OK"), "{a}");
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("no counter_exits / hist_exits_count >= 3 for {comm_label}:\n{a}\n{b}").into());
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}

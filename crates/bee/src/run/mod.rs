@@ -3,6 +3,7 @@
 
 mod filter;
 mod model;
+mod prom;
 mod sinks;
 mod tui;
 
@@ -160,12 +161,20 @@ pub fn run(args: &RunArgs) -> Result<()> {
     sigs.thread_block().context("blocking signals")?;
     let sfd = SignalFd::with_flags(&sigs, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).context("signalfd")?;
 
+    let families = match args.prom_port {
+        Some(port) => {
+            let f = prom::families()?;
+            prom::serve(port, &f)?;
+            Some(f)
+        }
+        None => None,
+    };
     let model = Arc::new(Mutex::new(Model { probe: spec.name.clone(), state: "loading".into(), ..Default::default() }));
     let make = {
         let model = model.clone();
         move || {
             let out = if json { Out::Json(Rc::new(RefCell::new(Vec::new()))) } else { Out::Ui(model) };
-            Some(RunConsumers { out, filters })
+            Some(RunConsumers { out, filters, families })
         }
     };
     let setup = Setup { probes: vec![spec], poll_latency: Duration::from_millis(5), settings: () };

@@ -9,6 +9,8 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
+use bee_metrics::ring_metric::RingMetric;
+use bee_metrics::{Families, MapMetric, MapSettings};
 use bee_object::convention::Output;
 use bee_object::decode;
 use bee_object::percpu;
@@ -32,6 +34,8 @@ pub enum Out {
 pub struct RunConsumers {
     pub out: Out,
     pub filters: Filters,
+    /// `--prom-port`: where the Prometheus families of metric maps go.
+    pub families: Option<Families>,
 }
 
 fn lock(m: &Arc<Mutex<Model>>) -> MutexGuard<'_, Model> {
@@ -95,12 +99,17 @@ pub struct RecordSink {
     value: Option<Field>,
     /// Counters and gauges per label set; histograms: counts per log2 slot.
     series: HashMap<Vec<String>, Series>,
+    /// `--prom-port`: the map's Prometheus family (unfiltered, as beed's).
+    metric: Option<RingMetric>,
 }
 
 impl EventSink for RecordSink {
     fn record(&mut self, rec: &[u8]) -> bool {
         if rec.len() < self.plan.size {
             return false;
+        }
+        if let Some(m) = &mut self.metric {
+            m.on_event(rec);
         }
         let pass = passes(&self.filter, rec);
         match &self.out {
@@ -191,6 +200,8 @@ pub struct WalkSink {
     generation: u64,
     summed: Vec<u8>,
     last_walk: Option<Instant>,
+    /// `--prom-port`: the map's Prometheus family (unfiltered, as beed's).
+    metric: Option<MapMetric>,
 }
 
 impl WalkSink {
@@ -205,7 +216,7 @@ impl MapSink for WalkSink {
         let g = self.generation;
         let mut rows: Vec<(Vec<u8>, Vec<u8>, bool)> = Vec::new();
         let (slot, prev, summed, plan) = (self.slot, &mut self.prev, &mut self.summed, &self.value);
-        let total = entries.read(|k, v| {
+        let mut on_entry = |k: &[u8], v: &[u8]| {
             let v = match slot {
                 Some(n) => {
                     percpu::sum(plan, v, n, summed);
@@ -229,7 +240,21 @@ impl MapSink for WalkSink {
                 }
             };
             rows.push((k.to_vec(), v.to_vec(), changed));
-        });
+        };
+        let total = match &mut self.metric {
+            Some(metric) => {
+                let mut total = None;
+                metric.walk(|f| {
+                    total = entries.read(|k, v| {
+                        f(k, v);
+                        on_entry(k, v);
+                    });
+                    total
+                });
+                total
+            }
+            None => entries.read(on_entry),
+        };
         let Some(total) = total else { return };
         if prev.len() > total {
             prev.retain(|_, (_, seen)| *seen == g);
@@ -378,6 +403,10 @@ impl Consumers for RunConsumers {
             labels,
             value,
             series: HashMap::new(),
+            metric: match &self.families {
+                Some(f) if m.output != Output::Print => Some(f.event_metric(m, &MapSettings::default())?),
+                _ => None,
+            },
         })
     }
 
@@ -404,6 +433,10 @@ impl Consumers for RunConsumers {
             generation: 0,
             summed: vec![0; m.value.size],
             last_walk: None,
+            metric: match &self.families {
+                Some(f) if m.output != Output::Print => Some(f.map_metric(m, &MapSettings::default())?),
+                _ => None,
+            },
         })
     }
 
