@@ -14,8 +14,10 @@ use crate::libbpf_log::capture_libbpf;
 use crate::spec::AttachTarget as AttachConfig;
 use crate::tc::{Direction, TcAttachment};
 
-/// Something attached; detaches when dropped.
+/// Something attached; detaches when dropped. Nothing reads the fields:
+/// they are held for their `Drop`.
 #[derive(Debug)]
+#[allow(dead_code)]
 pub enum Attachment {
     Link(Link),
     /// A TCX link or a tc filter (see `tc`).

@@ -8,16 +8,16 @@
 //! Depends on the object layer (`bee_object`) only; front ends (the daemon,
 //! the CLI) depend on it.
 
-pub mod attach;
+mod attach;
 pub mod cause;
 pub mod consumer;
 pub mod engine;
 pub mod error;
 pub mod fsread;
 pub mod libbpf_log;
-pub mod mapwatch;
+mod mapwatch;
 pub mod probe;
-pub mod ringbuf;
+mod ringbuf;
 pub mod spec;
 pub mod stats;
 pub mod tc;
