@@ -72,6 +72,9 @@ cargo build --release --locked --bin bee --target-dir "$target_dir"
 share=$target_dir/release/bee-share
 rm -rf "$share" && mkdir -p "$share/examples"
 "$target_dir/release/bee" generate-docs "$share"
+# man pages compressed, as Debian policy and lintian want (cargo-deb only
+# compresses the ones it is given one by one)
+gzip -9n "$share"/man1/*.1
 for src in examples/*.bpf.c; do
 	[ -e "$src" ] || continue
 	cp "$src" "$share/examples/"
@@ -120,8 +123,7 @@ if [ $want_rpm = 1 ]; then
 	strip --strip-debug --strip-unneeded -o "$stage/beed" "$target_dir/release/beed"
 	strip --strip-debug --strip-unneeded -o "$stage/bee" "$target_dir/release/bee"
 	gzip -9n <packaging/beed.8 >"$stage/beed.8.gz"
-	mkdir -p "$stage/man1"
-	for m in "$share"/man1/*.1; do gzip -9n <"$m" >"$stage/man1/$(basename "$m").gz"; done
+
 	version=$(cargo metadata --no-deps --format-version 1 |
 		sed -n 's/.*"name":"beed","version":"\([^"]*\)".*/\1/p')
 	rm -f "$target_dir"/generate-rpm/beed-"$version"-*.rpm

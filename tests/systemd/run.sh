@@ -444,7 +444,7 @@ if T=30 C sh -c 'mkdir -p /root/work && cd /root/work && bee init --program-type
 else
 	not_ok "bee init + bee build in the container" "$(tail -n 20 "$LOG_DIR/bee.log")"
 fi
-T=60 C sh -c "cd /root/work && { bee run exits.bpf.o --no-tty --duration 8s >run.out 2>run.err & }; for i in 1 2 3 4 5 6; do sleep 1; $BEEX; done; wait" >/dev/null 2>&1
+T=60 C sh -c "cd /root/work && { bee run exits.bpf.o --no-tty --duration 8s >run.out 2>run.err & }; for i in 1 2 3 4 5 6; do sleep 1; /usr/local/bin/$BEEX; done; wait" >/dev/null 2>&1
 if C grep -q "\"exit_code\":7,\"comm\":\"$BEEX\"" /root/work/run.out; then
 	ok "bee run --no-tty shows the exits of the probe bee init wrote ($BEEX, exit code 7)"
 else
