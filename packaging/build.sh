@@ -67,8 +67,10 @@ built=()
 # bee and what it brings (man pages, completions, headers, the example
 # library compiled by bee itself) staged in target/release/bee-share for both
 # packages
-log "building bee and staging its files"
-cargo build --release --locked --bin bee --target-dir "$target_dir"
+log "building beed and bee, and staging bee's files"
+# built here, not by cargo deb: it would build every workspace member, the
+# fuzz crate (libFuzzer, C++) included
+cargo build --release --locked -p beed -p bee --target-dir "$target_dir"
 share=$target_dir/release/bee-share
 rm -rf "$share" && mkdir -p "$share/examples"
 "$target_dir/release/bee" generate-docs "$share"
@@ -89,7 +91,7 @@ if [ $want_deb = 1 ]; then
 	log "building the .deb (cargo deb)"
 	# --strip: [profile.release] keeps debug info for benchmarks and perf;
 	# the package does not need it
-	deb=$(cargo deb --locked --strip | tail -n 1)
+	deb=$(cargo deb --locked --strip --no-build | tail -n 1)
 	[ -f "$deb" ] || { echo "error: cargo deb did not report a package (got: $deb)" >&2; exit 1; }
 	# cargo-deb packages files only: add the empty /etc/bee/probes.d/ that
 	# beed reads drop-in probe files from, so dpkg owns it, and the md5sums
@@ -116,7 +118,6 @@ fi
 if [ $want_rpm = 1 ]; then
 	cargo_tool generate-rpm cargo-generate-rpm "$CARGO_GENERATE_RPM_VERSION"
 	log "building the .rpm (cargo generate-rpm)"
-	cargo build --release --locked --bin beed --target-dir "$target_dir"
 	# cargo-generate-rpm neither strips nor compresses: stage both
 	stage=$target_dir/release/rpm
 	mkdir -p "$stage"

@@ -194,7 +194,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         eprintln!("bee: running {what} ({} watched maps); Ctrl-C to stop", maps.len());
     }
     let deadline = args.duration.map(|d| Instant::now() + d);
-    let res = if json { wait(&sfd, deadline) } else { tui::run(&model, &sfd, deadline) };
+    let res = if json { wait(&sfd, deadline) } else { tui::run(&model, &handle.status, &sfd, deadline) };
     handle.stop();
     res
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use bee_object::convention::Output;
+use bee_runtime::{ProbeState, Status};
 use nix::sys::signalfd::SignalFd;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::crossterm::terminal::{self, EnterAlternateScreen, LeaveAlternateScreen};
@@ -56,13 +57,14 @@ struct Ui {
 }
 
 /// Runs the UI until `q`, Ctrl-C, a signal or the deadline.
-pub fn run(model: &Arc<Mutex<Model>>, sfd: &SignalFd, deadline: Option<Instant>) -> Result<()> {
+pub fn run(model: &Arc<Mutex<Model>>, status: &Status, sfd: &SignalFd, deadline: Option<Instant>) -> Result<()> {
     terminal::enable_raw_mode().context("the terminal cannot enter raw mode (use --no-tty)")?;
     let _restore = Restore;
     io::stdout().execute(EnterAlternateScreen).context("entering the alternate screen")?;
     let mut term = Terminal::new(CrosstermBackend::new(io::stdout())).context("opening the terminal")?;
     let mut ui = Ui { tab: 0, paused: None, editing: None, filter: None, message: None };
     loop {
+        health(model, status);
         draw(&mut term, model, &ui)?;
         if super::signalled(sfd, 0) || deadline.is_some_and(|d| Instant::now() >= d) {
             return Ok(());
@@ -73,6 +75,32 @@ pub fn run(model: &Arc<Mutex<Model>>, sfd: &SignalFd, deadline: Option<Instant>)
         match event::read().context("reading the terminal")? {
             Event::Key(k) if k.kind != KeyEventKind::Release && key(&mut ui, k, model) => return Ok(()),
             _ => {} // a resize redraws at the next turn
+        }
+    }
+}
+
+/// Brings what the runtime reports into the UI: a probe that stopped, and
+/// per map the records that did not decode and the walks that failed.
+fn health(model: &Arc<Mutex<Model>>, status: &Status) {
+    let states = status.lock();
+    let mut m = model.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(state) = states.get(&m.probe) else { return };
+    m.errors.clear();
+    match state {
+        ProbeState::Failed(e) => {
+            m.state = "stopped".into();
+            m.errors.push(e.to_string());
+        }
+        ProbeState::Up(stats) => {
+            for s in &stats.maps {
+                let (d, w) = (s.decode_errors.get(), s.walk_errors.get());
+                if d > 0 || w > 0 {
+                    m.errors.push(format!("{}: {d} records did not decode, {w} walks failed", s.map));
+                }
+            }
+            if let Some(n) = stats.lost.as_ref().map(|l| l.get()).filter(|n| *n > 0) {
+                m.errors.push(format!("the kernel side lost {n} events (ring buffer full)"));
+            }
         }
     }
 }
