@@ -13,7 +13,7 @@
  * (bucket bounds in microseconds, log2).
  *
  *   [probes.biolatency]
- *   object = "/usr/share/bee/examples/biolatency.bpf.o"
+ *   object = "/usr/lib/bee/examples/biolatency.bpf.o"
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

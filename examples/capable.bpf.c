@@ -19,7 +19,7 @@
  * (CAP_SYS_ADMIN), or its number for ones newer than CAP_CHECKPOINT_RESTORE.
  *
  *   [probes.capable]
- *   object = "/usr/share/bee/examples/capable.bpf.o"
+ *   object = "/usr/lib/bee/examples/capable.bpf.o"
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

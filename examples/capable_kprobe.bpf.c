@@ -6,7 +6,7 @@
  * Output: counter ebpf_solo_io_counter_capable{cap, comm}.
  *
  *   [probes.capable]
- *   object = "/usr/share/bee/examples/capable_kprobe.bpf.o"
+ *   object = "/usr/lib/bee/examples/capable_kprobe.bpf.o"
  */
 #define CAPABLE_KPROBE
 #include "capable.bpf.c"

@@ -11,7 +11,7 @@
  * Output: print_execs (one JSON line / journal entry per exec).
  *
  *   [probes.execsnoop]
- *   object = "/usr/share/bee/examples/execsnoop.bpf.o"
+ *   object = "/usr/lib/bee/examples/execsnoop.bpf.o"
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

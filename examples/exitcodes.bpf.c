@@ -12,7 +12,7 @@
  * Output: counter ebpf_solo_io_counter_exits{comm, code, sig}.
  *
  *   [probes.exitcodes]
- *   object = "/usr/share/bee/examples/exitcodes.bpf.o"
+ *   object = "/usr/lib/bee/examples/exitcodes.bpf.o"
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

@@ -13,7 +13,7 @@
  * shmem_rss_kb, uid, oom_score_adj, trigger_pid, trigger_comm}.
  *
  *   [probes.oomkill]
- *   object = "/usr/share/bee/examples/oomkill.bpf.o"
+ *   object = "/usr/lib/bee/examples/oomkill.bpf.o"
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

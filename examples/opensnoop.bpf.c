@@ -13,7 +13,7 @@
  * Output: print_opens.
  *
  *   [probes.opensnoop]
- *   object = "/usr/share/bee/examples/opensnoop.bpf.o"
+ *   object = "/usr/lib/bee/examples/opensnoop.bpf.o"
  *   [probes.opensnoop.vars]
  *   target_pid = 0        # only this process (0: all)
  *   failed_only = false   # only opens that returned an error

@@ -15,7 +15,7 @@
  * ebpf_solo_io_counter_packet_bytes{l3, l4}.
  *
  *   [probes.packets]
- *   object = "/usr/share/bee/examples/packets.bpf.o"
+ *   object = "/usr/lib/bee/examples/packets.bpf.o"
  *   [probes.packets.attach.count_packet]
  *   interface = "eth0"
  *   direction = "ingress"

@@ -13,7 +13,7 @@
  * Output: counter ebpf_solo_io_counter_page_faults{comm}.
  *
  *   [probes.pagefaults]
- *   object = "/usr/share/bee/examples/pagefaults.bpf.o"
+ *   object = "/usr/lib/bee/examples/pagefaults.bpf.o"
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

@@ -18,7 +18,7 @@
  * microseconds, log2: le = 1, 3, 7, 15, ...).
  *
  *   [probes.runqlat]
- *   object = "/usr/share/bee/examples/runqlat.bpf.o"
+ *   object = "/usr/lib/bee/examples/runqlat.bpf.o"
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

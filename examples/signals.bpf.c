@@ -11,7 +11,7 @@
  * Output: counter ebpf_solo_io_counter_signals{sig, sender, target, result}.
  *
  *   [probes.signals]
- *   object = "/usr/share/bee/examples/signals.bpf.o"
+ *   object = "/usr/lib/bee/examples/signals.bpf.o"
  *   [probes.signals.maps.counter_signals]
  *   drop = ["result"]        # e.g. to count per signal and comms only
  */

@@ -11,7 +11,7 @@
  * Output: counter ebpf_solo_io_counter_syscalls{nr}.
  *
  *   [probes.syscount]
- *   object = "/usr/share/bee/examples/syscount.bpf.o"
+ *   object = "/usr/lib/bee/examples/syscount.bpf.o"
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

@@ -10,7 +10,7 @@
  * Output: counter ebpf_solo_io_counter_syscalls_by_comm{comm}.
  *
  *   [probes.syscount_comm]
- *   object = "/usr/share/bee/examples/syscount_comm.bpf.o"
+ *   object = "/usr/lib/bee/examples/syscount_comm.bpf.o"
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

@@ -14,7 +14,7 @@
  * ebpf_solo_io_counter_accepts{lport}.
  *
  *   [probes.tcpaccept]
- *   object = "/usr/share/bee/examples/tcpaccept.bpf.o"
+ *   object = "/usr/lib/bee/examples/tcpaccept.bpf.o"
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

@@ -13,7 +13,7 @@
  * Output: print_connects {pid, comm, saddr, daddr, dport, latency}.
  *
  *   [probes.tcpconnlat]
- *   object = "/usr/share/bee/examples/tcpconnlat.bpf.o"
+ *   object = "/usr/lib/bee/examples/tcpconnlat.bpf.o"
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

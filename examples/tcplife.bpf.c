@@ -17,7 +17,7 @@
  * SYN and FIN add one each.
  *
  *   [probes.tcplife]
- *   object = "/usr/share/bee/examples/tcplife.bpf.o"
+ *   object = "/usr/lib/bee/examples/tcplife.bpf.o"
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

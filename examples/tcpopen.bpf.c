@@ -13,7 +13,7 @@
  * Output: gauge ebpf_solo_io_gauge_tcp_open{dir, port}.
  *
  *   [probes.tcpopen]
- *   object = "/usr/share/bee/examples/tcpopen.bpf.o"
+ *   object = "/usr/lib/bee/examples/tcpopen.bpf.o"
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

@@ -15,7 +15,7 @@
  * Output: counter ebpf_solo_io_counter_retransmits{raddr, rport, state}.
  *
  *   [probes.tcpretrans]
- *   object = "/usr/share/bee/examples/tcpretrans.bpf.o"
+ *   object = "/usr/lib/bee/examples/tcpretrans.bpf.o"
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

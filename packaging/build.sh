@@ -72,7 +72,7 @@ log "building beed and bee, and staging bee's files"
 # fuzz crate (libFuzzer, C++) included
 cargo build --release --locked -p beed -p bee --target-dir "$target_dir"
 share=$target_dir/release/bee-share
-rm -rf "$share" && mkdir -p "$share/examples"
+rm -rf "$share" && mkdir -p "$share/examples" "$share/examples-obj"
 "$target_dir/release/bee" generate-docs "$share"
 # man pages compressed, as Debian policy and lintian want (cargo-deb only
 # compresses the ones it is given one by one)
@@ -80,7 +80,8 @@ gzip -9n "$share"/man1/*.1
 for src in examples/*.bpf.c; do
 	[ -e "$src" ] || continue
 	cp "$src" "$share/examples/"
-	"$target_dir/release/bee" build "$src" -o "$share/examples/$(basename "$src" .c).o" >/dev/null
+	# objects are arch-dependent (__TARGET_ARCH_*): /usr/lib/bee/examples
+	"$target_dir/release/bee" build "$src" -o "$share/examples-obj/$(basename "$src" .c).o" >/dev/null
 done
 [ ! -f examples/README.md ] || cp examples/README.md "$share/examples/"
 # the headers the examples include, for plain clang (bee carries them too)
