@@ -12,10 +12,12 @@ use crate::error::Error;
 pub struct Count(Arc<AtomicU64>);
 
 impl Count {
+    #[inline]
     pub fn inc(&self) {
         self.0.fetch_add(1, Ordering::Relaxed);
     }
 
+    #[inline]
     pub fn inc_by(&self, n: u64) {
         self.0.fetch_add(n, Ordering::Relaxed);
     }
