@@ -3,8 +3,9 @@ SHELL := /bin/bash
 CARGO ?= cargo
 CONFIG ?= packaging/beed.toml
 
-# Debian packages the build, the tests and the benchmark need.
-DEB_DEPS := clang llvm libelf-dev zlib1g-dev pkg-config make gcc bpftool prometheus curl libbpf-dev iproute2
+# Debian packages the build, the tests and the benchmark need (tmux: the
+# terminal UI tests of bee run; procps: kill(1) in tests).
+DEB_DEPS := clang llvm libelf-dev zlib1g-dev pkg-config make gcc bpftool prometheus curl libbpf-dev iproute2 tmux procps
 DEPS_STAMP := target/.deps-installed
 
 .PHONY: run test test-unit build deps tracefs bench fuzz clean
