@@ -166,3 +166,33 @@ fn no_watched_map() -> TestResult {
     assert!(ran.stdout.contains("watched maps:\n  none"), "{}", ran.show());
     Ok(())
 }
+
+/// `bee build --arch`: the same probe for x86_64 and aarch64 relocates
+/// against each architecture's vmlinux.h (task_struct differs), and both
+/// objects are valid bee probes with the same watched map.
+#[test]
+fn builds_for_each_arch() -> TestResult {
+    let dir = tempdir()?;
+    let src = dir.path().join("exits.bpf.c");
+    let s = src.display().to_string();
+    let ran = bee_in(
+        dir.path(),
+        &["init", "--program-type", "process", "--map", "ring-buffer", "--output-type", "print", "--file", &s],
+    )?;
+    assert_eq!(ran.code, Some(0), "{}", ran.show());
+    let mut objects = Vec::new();
+    for arch in ["x86_64", "aarch64"] {
+        let out = dir.path().join(format!("exits-{arch}.bpf.o"));
+        let o = out.display().to_string();
+        let ran = bee_in(dir.path(), &["build", "--arch", arch, &s, "-o", &o])?;
+        assert_eq!(ran.code, Some(0), "bee build --arch {arch}: {}", ran.show());
+        let (text, _) = describe(dir.path(), &out)?;
+        assert!(text.contains("print_exits (print, RINGBUF)"), "{arch}: {text}");
+        objects.push(std::fs::read(&out)?);
+    }
+    assert_ne!(objects[0], objects[1], "x86_64 and aarch64 objects are the same bytes");
+    // an unknown architecture is clap's error (exit 2), naming the choices
+    let ran = bee_in(dir.path(), &["build", "--arch", "mips", &s])?;
+    assert_eq!(ran.code, Some(2), "{}", ran.show());
+    Ok(())
+}
