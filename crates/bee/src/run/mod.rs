@@ -193,7 +193,8 @@ pub fn run(args: &RunArgs) -> Result<()> {
         // on stderr: stdout carries only records
         eprintln!("bee: running {what} ({} watched maps); Ctrl-C to stop", maps.len());
     }
-    let deadline = args.duration.map(|d| Instant::now() + d);
+    // a duration too long for the clock (`--duration 99999999999999m`) is no deadline
+    let deadline = args.duration.and_then(|d| Instant::now().checked_add(d));
     let res = if json { wait(&sfd, deadline) } else { tui::run(&model, &handle.status, &sfd, deadline) };
     handle.stop();
     res
