@@ -10,6 +10,7 @@
 
 mod attach;
 pub mod cause;
+pub mod changes;
 pub mod consumer;
 pub mod engine;
 pub mod error;
@@ -24,6 +25,7 @@ pub mod tc;
 pub mod tracefs;
 pub mod walk;
 
+pub use changes::Changes;
 pub use consumer::{Consumers, Entries, EventSink, MapInfo, MapSink};
 pub use engine::{spawn, EngineHandle, LoadReport, Setup};
 pub use error::{Error, Result};

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use bee_object::vars::Value;
+use bee_runtime::cause::{Capability, Caps};
 use bee_runtime::{AttachTarget, ObjectSource, ProbeSpec, Setup};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
@@ -107,19 +108,12 @@ fn check_vars(bytes: &[u8], what: &str, spec: &ProbeSpec) -> Result<()> {
     }
 }
 
-/// Whether this process may load BPF: root, or CAP_BPF and CAP_PERFMON.
+/// Whether this process may load BPF: root, or CAP_BPF and CAP_PERFMON
+/// (read as the runtime reads them for its error causes).
 fn may_load_bpf() -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    let Ok(status) = std::fs::read_to_string("/proc/self/status") else { return false };
-    let caps = status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
-        .unwrap_or(0);
-    // CAP_BPF (39) and CAP_PERFMON (38)
-    caps >> 39 & 1 == 1 && caps >> 38 & 1 == 1
+    let caps = Caps::current();
+    nix::unistd::geteuid().is_root()
+        || (caps.effective.is_some() && caps.has(Capability::Bpf) && caps.has(Capability::Perfmon))
 }
 
 /// Runs `bee run`.

@@ -13,9 +13,8 @@ use bee_metrics::ring_metric::RingMetric;
 use bee_metrics::{Families, MapMetric, MapSettings};
 use bee_object::convention::Output;
 use bee_object::decode;
-use bee_object::percpu;
-use bee_object::schema::{Field, FieldKind, Plan};
-use bee_runtime::{Consumers, Entries, EventSink, MapInfo, MapSink};
+use bee_object::schema::{Field, Plan};
+use bee_runtime::{Changes, Consumers, Entries, EventSink, MapInfo, MapSink};
 use regex::Regex;
 
 use super::filter::Filters;
@@ -71,21 +70,6 @@ fn filter_on(filters: &Filters, map: &str, plan: &Plan) -> Option<(Field, Regex)
     Some((plan.field(field)?.clone(), re.clone()))
 }
 
-/// log2 bucket bounds as text: `≤ 1.0µs`, ...
-fn bound_text(kind: &FieldKind, upper: f64) -> String {
-    let mut s = String::from("< ");
-    if matches!(kind, FieldKind::Duration) {
-        decode::write_duration(&mut s, upper as u64);
-    } else {
-        s.push_str(&format!("{upper}"));
-    }
-    s
-}
-
-/// A label set's aggregate: a counter's count or a gauge's value, and a
-/// histogram's counts per log2 slot.
-type Series = (f64, Vec<f64>);
-
 /// The sink of an event map.
 pub struct RecordSink {
     map: String,
@@ -97,8 +81,6 @@ pub struct RecordSink {
     /// Metric maps in the UI: label fields, the value field.
     labels: Vec<Field>,
     value: Option<Field>,
-    /// Counters and gauges per label set; histograms: counts per log2 slot.
-    series: HashMap<Vec<String>, Series>,
     /// `--prom-port`: the map's Prometheus family (unfiltered, as beed's).
     metric: Option<RingMetric>,
 }
@@ -138,9 +120,16 @@ impl EventSink for RecordSink {
                     }
                     return true;
                 }
+                // aggregated here, O(log n) per event; the UI renders rows
+                // and bars from it when it draws (MapView::materialize)
                 let key: Vec<String> = self.labels.iter().map(|f| text(f, rec)).collect();
-                let v = self.value.as_ref().and_then(|f| decode::read(f, rec)?.as_f64());
-                let entry = self.series.entry(key).or_insert((0.0, Vec::new()));
+                // durations in nanoseconds (as_f64 gives seconds, for metrics):
+                // the histogram's log2 slots and bounds are in the field's unit
+                let v = self.value.as_ref().and_then(|f| match decode::read(f, rec)? {
+                    decode::Value::Duration(ns) => Some(ns as f64),
+                    other => other.as_f64(),
+                });
+                let entry = view.series.entry(key).or_insert((0.0, Vec::new()));
                 match self.output {
                     Output::Counter => entry.0 += 1.0,
                     Output::Gauge => entry.0 = v.unwrap_or(0.0),
@@ -152,31 +141,6 @@ impl EventSink for RecordSink {
                         }
                         entry.1[slot] += 1.0;
                     }
-                }
-                let mut rows: Vec<(&Vec<String>, &Series)> = self.series.iter().collect();
-                rows.sort_by(|a, b| a.0.cmp(b.0));
-                if self.output == Output::Hist {
-                    let kind = self.value.as_ref().map_or(FieldKind::Unsigned(8), |f| f.kind.clone());
-                    view.hists = rows
-                        .iter()
-                        .map(|(k, (_, slots))| {
-                            let bars = slots
-                                .iter()
-                                .enumerate()
-                                .map(|(i, c)| (bound_text(&kind, 2f64.powi(i as i32 + 1)), *c))
-                                .collect();
-                            (k.join(" "), bars)
-                        })
-                        .collect();
-                } else {
-                    view.rows = rows
-                        .iter()
-                        .map(|(k, (v, _))| {
-                            let mut r = (*k).clone();
-                            r.push(format!("{v}"));
-                            r
-                        })
-                        .collect();
                 }
             }
         }
@@ -192,13 +156,10 @@ pub struct WalkSink {
     value: Plan,
     out: Out,
     prefix: String,
-    slot: Option<usize>,
     filter_key: Option<(Field, Regex)>,
     filter_value: Option<(Field, Regex)>,
-    /// Value and walk generation of every key seen (changed entries).
-    prev: HashMap<Vec<u8>, (Vec<u8>, u64)>,
-    generation: u64,
-    summed: Vec<u8>,
+    /// What changed since the last walk (per-CPU values summed).
+    changes: Changes,
     last_walk: Option<Instant>,
     /// `--prom-port`: the map's Prometheus family (unfiltered, as beed's).
     metric: Option<MapMetric>,
@@ -212,53 +173,30 @@ impl WalkSink {
 
 impl MapSink for WalkSink {
     fn walk(&mut self, entries: Entries<'_>) {
-        self.generation += 1;
-        let g = self.generation;
         let mut rows: Vec<(Vec<u8>, Vec<u8>, bool)> = Vec::new();
-        let (slot, prev, summed, plan) = (self.slot, &mut self.prev, &mut self.summed, &self.value);
-        let mut on_entry = |k: &[u8], v: &[u8]| {
-            let v = match slot {
-                Some(n) => {
-                    percpu::sum(plan, v, n, summed);
-                    summed.as_slice()
-                }
-                None => v,
-            };
-            let changed = match prev.get_mut(k) {
-                Some((old, seen)) => {
-                    *seen = g;
-                    let c = old.as_slice() != v;
-                    if c {
-                        old.clear();
-                        old.extend_from_slice(v);
-                    }
-                    c
-                }
-                None => {
-                    prev.insert(k.to_vec(), (v.to_vec(), g));
-                    true
-                }
-            };
-            rows.push((k.to_vec(), v.to_vec(), changed));
-        };
+        let each = |k: &[u8], v: &[u8], changed: bool| rows.push((k.to_vec(), v.to_vec(), changed));
+        let changes = &mut self.changes;
         let total = match &mut self.metric {
+            // the family sees the raw entries, the rows their per-CPU sums
             Some(metric) => {
                 let mut total = None;
                 metric.walk(|f| {
-                    total = entries.read(|k, v| {
-                        f(k, v);
-                        on_entry(k, v);
-                    });
+                    total = changes.walk(
+                        |g| {
+                            entries.read(|k, v| {
+                                f(k, v);
+                                g(k, v);
+                            })
+                        },
+                        each,
+                    );
                     total
                 });
                 total
             }
-            None => entries.read(on_entry),
+            None => changes.walk(|g| entries.read(g), each),
         };
         let Some(total) = total else { return };
-        if prev.len() > total {
-            prev.retain(|_, (_, seen)| *seen == g);
-        }
         rows.retain(|(k, v, _)| self.passes(k, v));
         match &self.out {
             Out::Json(buf) => {
@@ -391,7 +329,9 @@ impl Consumers for RunConsumers {
                 columns.push(value.as_ref().map_or("value".into(), |v| v.name.clone()));
             }
             let key_columns = if m.output == Output::Print { 0 } else { labels.len() };
-            md.maps.push(view(m, true, columns, key_columns));
+            let mut v = view(m, true, columns, key_columns);
+            v.value_kind = value.as_ref().map(|f| f.kind.clone());
+            md.maps.push(v);
         }
         Ok(RecordSink {
             map: m.map.to_string(),
@@ -402,7 +342,6 @@ impl Consumers for RunConsumers {
             filter: filter_on(&self.filters, m.map, m.value),
             labels,
             value,
-            series: HashMap::new(),
             metric: match &self.families {
                 Some(f) if m.output != Output::Print => Some(f.event_metric(m, &MapSettings::default())?),
                 _ => None,
@@ -428,10 +367,7 @@ impl Consumers for RunConsumers {
             value: m.value.clone(),
             out: self.out.clone(),
             prefix: json_prefix(m.probe, m.map),
-            slot: m.percpu_slot,
-            prev: HashMap::new(),
-            generation: 0,
-            summed: vec![0; m.value.size],
+            changes: Changes::new(m.value, m.percpu_slot),
             last_walk: None,
             metric: match &self.families {
                 Some(f) if m.output != Output::Print => Some(f.map_metric(m, &MapSettings::default())?),
@@ -468,6 +404,8 @@ fn view(m: &MapInfo<'_>, events: bool, columns: Vec<String>, key_columns: usize)
         records: 0,
         rates: Vec::new(),
         hists: Vec::new(),
+        series: Default::default(),
+        value_kind: None,
         updated: None,
     }
 }

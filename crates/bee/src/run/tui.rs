@@ -147,7 +147,11 @@ fn key(ui: &mut Ui, k: KeyEvent, model: &Arc<Mutex<Model>>) -> bool {
         KeyCode::Char('p') | KeyCode::Char(' ') => {
             ui.paused = match ui.paused {
                 Some(_) => None,
-                None => Some(model.lock().unwrap_or_else(|p| p.into_inner()).maps.clone()),
+                None => {
+                    let mut maps = model.lock().unwrap_or_else(|p| p.into_inner()).maps.clone();
+                    maps.iter_mut().for_each(MapView::materialize);
+                    Some(maps)
+                }
             }
         }
         KeyCode::Char('/') => ui.editing = Some(String::new()),
@@ -161,6 +165,8 @@ fn draw(term: &mut Terminal<CrosstermBackend<Stdout>>, model: &Arc<Mutex<Model>>
         let m = model.lock().unwrap_or_else(|p| p.into_inner());
         (m.probe.clone(), m.programs.join(", "), m.state.clone(), m.errors.clone(), m.maps.clone())
     };
+    let mut live = live;
+    live.iter_mut().for_each(MapView::materialize);
     let maps = ui.paused.as_ref().unwrap_or(&live);
     term.draw(|f| {
         let area = f.area();
