@@ -75,11 +75,7 @@ pub struct PrintMap {
 impl PrintMap {
     /// Prepares the rendering of records of `map` decoded with `plan`.
     pub fn new(events: &mut Events, probe: &str, map: &str, plan: &Plan) -> Self {
-        let mut prefix = String::from("{\"probe\":");
-        decode::write_json_str(&mut prefix, probe);
-        prefix.push_str(",\"mapName\":");
-        decode::write_json_str(&mut prefix, map);
-        prefix.push(',');
+        let prefix = decode::json_line_prefix(probe, map);
         PrintMap {
             probe: probe.to_string(),
             map: map.to_string(),
@@ -238,18 +234,7 @@ impl Events {
         }
         self.line.clear();
         self.line.push_str(&pm.prefix);
-        self.line.push_str("\"entries\":[");
-        for (i, (k, v)) in changed.enumerate() {
-            if i > 0 {
-                self.line.push(',');
-            }
-            self.line.push_str("{\"key\":");
-            decode::write_json_plan(key, k, &mut self.line);
-            self.line.push_str(",\"value\":");
-            decode::write_json_plan(value, v, &mut self.line);
-            self.line.push('}');
-        }
-        self.line.push_str("]}");
+        decode::write_json_entries(key, value, changed, &mut self.line);
         let res = match &mut self.target {
             Target::Discard => Ok(()),
             Target::Journal(j) => j.send_message(&pm.probe, &pm.map, &self.line),

@@ -259,6 +259,39 @@ pub fn write_json_object_keyed(plan: &Plan, keys: &[String], rec: &[u8], out: &m
     true
 }
 
+/// The start of a JSON line of beed's stdout shape:
+/// `{"probe":"…","mapName":"…",` (an `"entry"` or `"entries"` follows).
+pub fn json_line_prefix(probe: &str, map: &str) -> String {
+    let mut p = String::from("{\"probe\":");
+    write_json_str(&mut p, probe);
+    p.push_str(",\"mapName\":");
+    write_json_str(&mut p, map);
+    p.push(',');
+    p
+}
+
+/// Appends `"entries":[{"key":…,"value":…},…]}` for the entries of a walk
+/// (the end of a line begun by [`json_line_prefix`]).
+pub fn write_json_entries<'a>(
+    key: &Plan,
+    value: &Plan,
+    entries: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+    out: &mut String,
+) {
+    out.push_str("\"entries\":[");
+    for (i, (k, v)) in entries.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"key\":");
+        write_json_plan(key, k, out);
+        out.push_str(",\"value\":");
+        write_json_plan(value, v, out);
+        out.push('}');
+    }
+    out.push_str("]}");
+}
+
 /// A whole key or value: a scalar plan (`u64 value`, or a field named
 /// `key`) renders as a bare JSON value, a struct as an object, bytes that do
 /// not match the plan as `null`.

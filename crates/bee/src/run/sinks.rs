@@ -55,15 +55,6 @@ fn passes(filter: &Option<(Field, Regex)>, rec: &[u8]) -> bool {
     filter.as_ref().is_none_or(|(f, re)| re.is_match(&text(f, rec)))
 }
 
-fn json_prefix(probe: &str, map: &str) -> String {
-    let mut p = String::from("{\"probe\":");
-    decode::write_json_str(&mut p, probe);
-    p.push_str(",\"mapName\":");
-    decode::write_json_str(&mut p, map);
-    p.push(',');
-    p
-}
-
 /// The field of a filter, if it names one of `plan`'s.
 fn filter_on(filters: &Filters, map: &str, plan: &Plan) -> Option<(Field, Regex)> {
     let (field, re) = filters.of(map)?;
@@ -205,18 +196,9 @@ impl MapSink for WalkSink {
                     return;
                 }
                 let mut line = self.prefix.clone();
-                line.push_str("\"entries\":[");
-                for (i, (k, v, _)) in changed.iter().enumerate() {
-                    if i > 0 {
-                        line.push(',');
-                    }
-                    line.push_str("{\"key\":");
-                    decode::write_json_plan(&self.key, k, &mut line);
-                    line.push_str(",\"value\":");
-                    decode::write_json_plan(&self.value, v, &mut line);
-                    line.push('}');
-                }
-                line.push_str("]}\n");
+                let rows = changed.iter().map(|(k, v, _)| (k.as_slice(), v.as_slice()));
+                decode::write_json_entries(&self.key, &self.value, rows, &mut line);
+                line.push('\n');
                 buf.borrow_mut().extend_from_slice(line.as_bytes());
             }
             Out::Ui(model) => {
@@ -338,7 +320,7 @@ impl Consumers for RunConsumers {
             output: m.output,
             plan: m.value.clone(),
             out: self.out.clone(),
-            prefix: json_prefix(m.probe, m.map),
+            prefix: decode::json_line_prefix(m.probe, m.map),
             filter: filter_on(&self.filters, m.map, m.value),
             labels,
             value,
@@ -366,7 +348,7 @@ impl Consumers for RunConsumers {
             key,
             value: m.value.clone(),
             out: self.out.clone(),
-            prefix: json_prefix(m.probe, m.map),
+            prefix: decode::json_line_prefix(m.probe, m.map),
             changes: Changes::new(m.value, m.percpu_slot),
             last_walk: None,
             metric: match &self.families {
