@@ -107,7 +107,7 @@ pub fn build<C: Consumers>(
                 let pb = PerfBufferBuilder::new(&m.handle)
                     .pages(PERF_PAGES)
                     .sample_cb(move |_cpu, rec: &[u8]| {
-                        count.set(count.get() + 1);
+                        count.set(count.get().wrapping_add(1));
                         reader.guarded(rec);
                     })
                     .lost_cb(move |_cpu, n| lost.inc_by(n))

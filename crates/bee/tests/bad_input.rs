@@ -51,6 +51,25 @@ fn build_does_not_compile() -> TestResult {
     Ok(())
 }
 
+/// A probe clang compiles but beed would refuse: `bee build` fails with
+/// beed's own message, naming the map.
+#[test]
+fn build_refuses_what_beed_would() -> TestResult {
+    let tmp = tempdir()?;
+    let src = tmp.path().join("badhist.bpf.c");
+    std::fs::write(
+        &src,
+        "#include \"vmlinux.h\"\n#include <bpf/bpf_helpers.h>\nstruct pair { u64 a; u64 b; };\n\
+         struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 8); __type(key, u32); \
+         __type(value, struct pair); } hist_pairs SEC(\".maps\");\n\
+         SEC(\"tracepoint/syscalls/sys_enter_getppid\") int f(void *ctx) { u32 k = 0; struct pair p = {}; \
+         bpf_map_update_elem(&hist_pairs, &k, &p, BPF_ANY); return 0; }\nchar LICENSE[] SEC(\"license\") = \"GPL\";\n",
+    )?;
+    let ran = bee_in(tmp.path(), &["build", "badhist.bpf.c"])?;
+    failed_with(&ran, &["map hist_pairs", "value must be one number"], true)?;
+    Ok(())
+}
+
 #[test]
 fn build_output_is_input() -> TestResult {
     let tmp = tempdir()?;
