@@ -4,17 +4,22 @@ CARGO ?= cargo
 CONFIG ?= packaging/beed.toml
 
 # Debian packages the build, the tests and the benchmark need (tmux: the
-# terminal UI tests of bee run; procps: kill(1) in tests).
-DEB_DEPS := clang llvm libelf-dev zlib1g-dev pkg-config make gcc bpftool prometheus curl libbpf-dev iproute2 tmux procps
+# terminal UI tests of bee run; procps: kill(1) in tests; skopeo: pushes and
+# reads OCI images independently of bee; apache2-utils: htpasswd -B for the
+# test registry's users).
+DEB_DEPS := clang llvm libelf-dev zlib1g-dev pkg-config make gcc bpftool prometheus curl libbpf-dev iproute2 tmux procps skopeo apache2-utils
 DEPS_STAMP := target/.deps-installed
+# the test OCI registry (bee_testutil::registry), see registry-tool below
+REGISTRY_DIR := target/tools/docker-registry
+REGISTRY_STAMP := target/tools/.docker-registry
 
-.PHONY: run test test-unit build deps tracefs bench fuzz clean
+.PHONY: run test test-unit build deps registry-tool tracefs bench fuzz clean
 
 run: deps tracefs
 	$(CARGO) build --release --bin beed
 	./target/release/beed --config $(CONFIG)
 
-test: deps tracefs
+test: deps registry-tool tracefs
 	@if $(CARGO) fmt --version >/dev/null 2>&1; then \
 		$(CARGO) fmt --all -- --check; \
 	else echo "rustfmt is not installed: skipping the format check"; fi
@@ -27,7 +32,8 @@ test: deps tracefs
 
 # the tests that need neither root nor the kernel (no `root-tests` feature:
 # tests/kernel/ and the runtime's collect.rs are not even built); any user
-test-unit:
+# (the registry tests need skopeo and htpasswd, which `make deps` installs)
+test-unit: registry-tool
 	$(CARGO) test --all-targets
 
 build: deps
@@ -44,7 +50,8 @@ fuzz: deps
 
 deps: $(DEPS_STAMP)
 
-$(DEPS_STAMP):
+# rechecked when this file changes (DEB_DEPS may have grown)
+$(DEPS_STAMP): Makefile
 	@command -v $(CARGO) >/dev/null || { echo "error: cargo not found: install a Rust toolchain >= 1.85 (rustup)" >&2; exit 1; }
 	@missing=$$(for p in $(DEB_DEPS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -52,6 +59,21 @@ $(DEPS_STAMP):
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 	@mkdir -p target && touch $@
+
+# Debian's docker-registry (CNCF distribution 2.8.2), extracted, not installed:
+# its post-install starts a system service on :5000. The tests run
+# $(REGISTRY_DIR)/usr/bin/docker-registry (BEE_TEST_REGISTRY overrides it).
+# apt's own sources; `apt-get update` (root) only when the lists lack it.
+registry-tool: $(REGISTRY_STAMP)
+
+$(REGISTRY_STAMP):
+	@dl=$$(mktemp -d) && { chown _apt $$dl 2>/dev/null; true; } && trap 'rm -rf "$$dl"' EXIT; \
+	( cd $$dl && apt-get download -qq docker-registry 2>/dev/null ) || \
+	{ apt-get update -qq && ( cd $$dl && apt-get download -qq docker-registry ); } || \
+	{ echo "error: apt-get download docker-registry failed" >&2; exit 1; }; \
+	rm -rf $(REGISTRY_DIR) && mkdir -p $(REGISTRY_DIR) && \
+	dpkg-deb -x $$dl/docker-registry_*.deb $(REGISTRY_DIR) && \
+	$(REGISTRY_DIR)/usr/bin/docker-registry --version && touch $@
 
 # tracepoint programs need tracefs (beed mounts it too when it runs as root)
 tracefs:

@@ -2,6 +2,9 @@
 //! root, the C fixtures of `tests/fixtures/`, and compiling them with clang
 //! (BPF objects, against `vmlinux/` and `solo_types/`) or cc (the helper
 //! programs tests run). No root needed; clang and cc must be installed.
+//! [`registry`] runs a real OCI registry for the image tests.
+
+pub mod registry;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
