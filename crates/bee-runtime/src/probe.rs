@@ -85,6 +85,9 @@ pub fn read_object(spec: &ProbeSpec) -> Result<ObjectBytes> {
         ObjectSource::Bytes { bytes, .. } => {
             Ok(ObjectBytes { what: format!("built-in probe {}", spec.name), bytes: bytes.clone() })
         }
+        ObjectSource::Image { reference, bytes } => {
+            Ok(ObjectBytes { what: format!("image {reference}"), bytes: bytes.clone() })
+        }
         ObjectSource::File(p) => {
             let bytes = crate::fsread::read_regular(p, MAX_OBJECT_BYTES)
                 .map_err(|cause| Error::Io { path: p.clone(), cause })?;

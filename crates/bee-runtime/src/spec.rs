@@ -17,6 +17,8 @@ pub enum ObjectSource {
     /// Bytes the front end holds (a built-in compiled into the binary, an
     /// object read from an image), with a name for messages.
     Bytes { name: String, bytes: Cow<'static, [u8]> },
+    /// An object read from an OCI image, named by its ref in messages.
+    Image { reference: String, bytes: Cow<'static, [u8]> },
     /// A file, read when the probe loads.
     File(PathBuf),
 }
@@ -64,6 +66,7 @@ impl ProbeSpec {
     pub fn describe_source(&self) -> String {
         match &self.object {
             ObjectSource::Bytes { .. } => "built-in".into(),
+            ObjectSource::Image { reference, .. } => format!("image {reference}"),
             ObjectSource::File(p) => p.display().to_string(),
         }
     }
@@ -74,6 +77,7 @@ impl ProbeSpec {
         self.name.hash(h);
         match &self.object {
             ObjectSource::Bytes { name, .. } => ("bytes", name).hash(h),
+            ObjectSource::Image { reference, .. } => ("image", reference).hash(h),
             ObjectSource::File(p) => ("file", p).hash(h),
         }
         self.interval.hash(h);

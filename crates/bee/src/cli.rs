@@ -14,8 +14,14 @@ use crate::template::{MapKind, OutputKind, ProgramType};
 #[derive(Parser, Debug)]
 #[command(name = "bee", version, propagate_version = true, max_term_width = 100)]
 #[command(after_help = "Workflow: bee init → bee build probe.c → sudo bee run probe.o → copy probe.o to \
-                        /etc/bee/probes.d/ and list it in a [probes.NAME] table for beed.")]
+                        /etc/bee/probes.d/ and list it in a [probes.NAME] table for beed.\n\
+                        With images: bee build probe.c REGISTRY/probe:v1 → bee push REGISTRY/probe:v1 → \
+                        sudo bee run REGISTRY/probe:v1 on any host, or image = \"REGISTRY/probe:v1\" in beed.")]
 pub struct Cli {
+    /// The local image store (an OCI image layout; default
+    /// $XDG_DATA_HOME/bee/store or ~/.local/share/bee/store).
+    #[arg(long, global = true, env = "BEE_STORE", value_name = "DIR")]
+    pub storage: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -30,6 +36,27 @@ pub enum Command {
     Describe(DescribeArgs),
     /// Load a probe and show its maps live (needs root).
     Run(RunArgs),
+    /// Send an image of the local store to its registry.
+    Push(PushArgs),
+    /// Fetch an image from its registry into the local store.
+    Pull(PullArgs),
+    /// List the images of the local store.
+    #[command(visible_alias = "ls")]
+    List(ListArgs),
+    /// Give an image of the local store another name.
+    Tag { source: String, target: String },
+    /// Remove images from the local store (their blobs go with `bee prune`).
+    #[command(visible_alias = "rmi")]
+    Rm {
+        #[arg(required = true)]
+        refs: Vec<String>,
+    },
+    /// Delete every blob of the local store that no image uses.
+    Prune,
+    /// Save credentials for a registry (checked against it first).
+    Login(LoginArgs),
+    /// Forget the credentials saved for a registry.
+    Logout { server: String },
     /// Print bee's version.
     Version,
     /// Print a shell completion script (bash, zsh, fish, ...).
@@ -79,12 +106,29 @@ pub enum Language {
 pub struct BuildArgs {
     /// The probe's C source.
     pub input: PathBuf,
+    /// Also store the probe as an image named REF in the local store (then
+    /// `bee push REF`), in bumblebee's image format.
+    #[arg(value_name = "REF")]
+    pub image: Option<String>,
     /// Output object (default: INPUT with .o for .c, e.g. probe.bpf.o).
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
-    /// Target architecture (default: this machine's).
-    #[arg(long, value_enum)]
-    pub arch: Option<Arch>,
+    /// Target architectures, comma-separated (default: this machine's);
+    /// several make a multi-arch image (needs REF).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub arch: Vec<Arch>,
+    /// The image's description (org.opencontainers.image.description).
+    #[arg(long, requires = "image")]
+    pub description: Option<String>,
+    /// The image's authors (org.opencontainers.image.authors).
+    #[arg(long, requires = "image")]
+    pub authors: Option<String>,
+    /// Where the probe's source lives (org.opencontainers.image.source).
+    #[arg(long, requires = "image")]
+    pub source: Option<String>,
+    /// The probe's version (org.opencontainers.image.version; default: REF's tag).
+    #[arg(long = "image-version", requires = "image")]
+    pub image_version: Option<String>,
     /// Extra flags for clang (e.g. --cflags="-DDEBUG -I include").
     #[arg(long, allow_hyphen_values = true)]
     pub cflags: Option<String>,
@@ -101,6 +145,16 @@ pub enum Arch {
     Aarch64,
 }
 
+impl Arch {
+    /// The `--arch` name (the kernel's, `uname -m`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Aarch64 => "aarch64",
+        }
+    }
+}
+
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {
     #[default]
@@ -110,17 +164,79 @@ pub enum Format {
 
 #[derive(Args, Debug)]
 pub struct DescribeArgs {
-    /// A compiled probe (.o).
-    pub object: PathBuf,
+    /// A compiled probe (.o), or an image REF (pulled when not in the store).
+    #[arg(value_name = "OBJECT|REF")]
+    pub object: String,
+    /// Text for people, JSON for programs.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub output: Format,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// How to reach registries.
+#[derive(Args, Debug, Clone, Default)]
+pub struct RegistryArgs {
+    /// Speak plain HTTP to the registry (automatic for 127.0.0.1, ::1 and localhost).
+    #[arg(long)]
+    pub plain_http: bool,
+    /// Accept the registry's TLS certificate even if it is self-signed or invalid.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Refuse blobs larger than this many bytes, before downloading them.
+    #[arg(long, value_name = "BYTES", default_value_t = bee_oci::store::DEFAULT_MAX_BLOB)]
+    pub max_blob_size: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct PushArgs {
+    /// The image to push (as built or tagged in the local store).
+    #[arg(value_name = "REF")]
+    pub image: String,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct PullArgs {
+    /// The image to fetch.
+    #[arg(value_name = "REF")]
+    pub image: String,
+    /// The platform to fetch from a multi-arch image (default: this machine's).
+    #[arg(long, value_enum)]
+    pub arch: Option<Arch>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
     /// Text for people, JSON for programs.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub output: Format,
 }
 
 #[derive(Args, Debug)]
+pub struct LoginArgs {
+    /// The registry (host[:port]).
+    pub server: String,
+    /// The user name (asked when missing and on a terminal).
+    #[arg(long, short = 'u')]
+    pub username: Option<String>,
+    /// Read the password from standard input (else it is asked).
+    #[arg(long)]
+    pub password_stdin: bool,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+#[derive(Args, Debug)]
 pub struct RunArgs {
-    /// A compiled probe (.o).
-    pub object: PathBuf,
+    /// A compiled probe (.o), or an image REF (pulled when not in the store).
+    #[arg(value_name = "OBJECT|REF")]
+    pub object: String,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
     /// Show only records whose FIELD matches REGEX in MAP (repeatable;
     /// the last filter of a map wins), as bumblebee: MAP,FIELD,REGEX.
     #[arg(long, short = 'f', value_name = "MAP,FIELD,REGEX")]

@@ -61,43 +61,68 @@ pub fn default_output(input: &Path) -> PathBuf {
     }
 }
 
-/// Compiles `args.input`; returns the object's path.
-pub fn build(args: &BuildArgs) -> Result<PathBuf> {
+/// Compiles `args.input` for each `--arch` (default: this machine's);
+/// returns each architecture with its object's path. One architecture
+/// writes `-o` or INPUT with `.o`; several write `STEM.ARCH.o` beside it.
+pub fn build(args: &BuildArgs) -> Result<Vec<(Arch, PathBuf)>> {
     let input = &args.input;
     let meta = std::fs::metadata(input).with_context(|| format!("{}", input.display()))?;
     if !meta.is_file() {
         bail!("{}: not a file", input.display());
     }
-    let out = args.output.clone().unwrap_or_else(|| default_output(input));
-    if out == *input {
-        bail!("{}: the output would overwrite the input: name another output file with -o", input.display());
+    let mut archs = args.arch.clone();
+    archs.dedup();
+    if archs.is_empty() {
+        archs.push(host_arch());
     }
+    if archs.len() > 1 && args.image.is_none() {
+        bail!(
+            "{}: several --arch make a multi-arch image: name it (bee build {} REGISTRY/NAME:TAG --arch {})",
+            input.display(),
+            input.display(),
+            archs.iter().map(|a| a.name()).collect::<Vec<_>>().join(",")
+        );
+    }
+    let base = args.output.clone().unwrap_or_else(|| default_output(input));
     let clang = find_clang()?;
     let include = crate::headers::include_dir().context("writing the probe headers to the cache directory")?;
-    let arch = args.arch.unwrap_or_else(host_arch);
+    let mut outs = Vec::new();
+    for &arch in &archs {
+        let out = if archs.len() == 1 { base.clone() } else { base.with_extension(format!("{}.o", arch.name())) };
+        if out == *input {
+            bail!("{}: the output would overwrite the input: name another output file with -o", input.display());
+        }
+        compile_one(&clang, &include, args, arch, &out)?;
+        outs.push((arch, out));
+    }
+    Ok(outs)
+}
+
+fn compile_one(clang: &Path, include: &Path, args: &BuildArgs, arch: Arch, out: &Path) -> Result<()> {
+    let input = &args.input;
     let target_arch = match arch {
         Arch::X86_64 => "x86",
         Arch::Aarch64 => "arm64",
     };
-    let mut cmd = Command::new(&clang);
-    cmd.args(["-g", "-O2", "-target", "bpf", &format!("-D__TARGET_ARCH_{target_arch}")]).arg("-I").arg(&include);
+    let mut cmd = Command::new(clang);
+    cmd.args(["-g", "-O2", "-target", "bpf", &format!("-D__TARGET_ARCH_{target_arch}")]).arg("-I").arg(include);
     if let Some(dir) = input.parent().filter(|d| !d.as_os_str().is_empty()) {
         cmd.arg("-I").arg(dir);
     }
     if let Some(flags) = &args.cflags {
         cmd.args(flags.split_whitespace());
     }
-    cmd.arg("-c").arg(input).arg("-o").arg(&out);
+    cmd.arg("-c").arg(input).arg("-o").arg(out);
     // clang's diagnostics go straight to the terminal, as clang prints them
     let st = cmd.status().with_context(|| format!("running {}", clang.display()))?;
     if !st.success() {
-        let _ = std::fs::remove_file(&out);
+        let _ = std::fs::remove_file(out);
         bail!("{}: clang failed (its messages are above)", input.display());
     }
     if !args.keep_debug {
-        strip_debug(&out);
+        strip_debug(out);
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Removes DWARF (the `.debug_*` sections), keeping `.BTF` and `.BTF.ext`,

@@ -2,9 +2,7 @@
 //! alone (nothing is loaded): programs and attach points, watched maps with
 //! their layout, the metrics and labels they become, `const volatile` vars.
 
-use std::path::Path;
-
-use anyhow::{Context, Result};
+use anyhow::Result;
 use bee_object::btf::{Btf, Kind};
 use bee_object::convention::{self, metric_name, Output};
 use bee_object::elf::Elf;
@@ -18,6 +16,9 @@ use serde::Serialize;
 #[derive(Debug, Serialize)]
 pub struct Description {
     pub object: String,
+    /// The image it was read from, for an image ref.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<crate::images::ImageInfo>,
     pub programs: Vec<Program>,
     pub maps: Vec<WatchedMap>,
     pub vars: Vec<Var>,
@@ -175,12 +176,6 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// Describes the object at `path`.
-pub fn describe(path: &Path) -> Result<Description> {
-    let bytes = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
-    describe_bytes(&bytes, &path.display().to_string())
-}
-
 /// Describes an object's bytes (`what` names it in messages).
 pub fn describe_bytes(bytes: &[u8], what: &str) -> Result<Description> {
     let (elf, btf): (Elf<'_>, Btf) = bee_object::parse_object(bytes, what)?;
@@ -220,7 +215,7 @@ pub fn describe_bytes(bytes: &[u8], what: &str) -> Result<Description> {
             Var { name: v.name, ty, default }
         })
         .collect();
-    Ok(Description { object: what.to_string(), programs, maps, vars })
+    Ok(Description { object: what.to_string(), image: None, programs, maps, vars })
 }
 
 /// The description as people read it.
@@ -228,6 +223,16 @@ pub fn render_text(d: &Description) -> String {
     use std::fmt::Write as _;
     let mut s = String::new();
     let _ = writeln!(s, "{}", d.object);
+    if let Some(i) = &d.image {
+        let _ = writeln!(s, "\nimage:\n  format: {} image", i.format);
+        let _ = writeln!(s, "  digest: {}", i.digest);
+        if let Some(p) = &i.platform {
+            let _ = writeln!(s, "  platform: {p}");
+        }
+        for (k, v) in &i.annotations {
+            let _ = writeln!(s, "  {}: {v}", k.trim_start_matches("org.opencontainers.image."));
+        }
+    }
     let _ = writeln!(s, "\nprograms:");
     for p in &d.programs {
         let _ = writeln!(s, "  {}  SEC(\"{}\")  [{}]", p.name, p.section, p.kind);

@@ -4,7 +4,9 @@ mod cli;
 mod compile;
 mod describe;
 mod headers;
+mod images;
 mod init;
+mod progress;
 mod run;
 mod template;
 
@@ -27,27 +29,26 @@ fn main() -> ExitCode {
 }
 
 fn dispatch(cli: Cli) -> Result<()> {
+    let storage = cli.storage.as_deref();
     match cli.command {
         Command::Init(a) => init::init(&a),
         Command::Build(a) => {
-            let out = compile::build(&a)?;
-            // the checks beed runs before it loads anything
-            let spec = bee_runtime::ProbeSpec::new("probe", bee_runtime::ObjectSource::File(out.clone()));
-            let object = bee_runtime::probe::read_object(&spec)?;
-            let checked = bee_runtime::probe::check(&spec, &object)?;
-            if checked.specs().is_empty() {
-                eprintln!(
-                    "bee: warning: {} has no watched map: beed and bee run show nothing of it (name a map print_, \
-                     counter_, gauge_ or hist_)",
-                    out.display()
-                );
+            let outs = compile::build(&a)?;
+            for (_, out) in &outs {
+                check_built(out, &a.input)?;
             }
-            let maps: Vec<String> = checked.specs().iter().map(|m| format!("{} ({})", m.name, m.output)).collect();
-            let maps = if maps.is_empty() { "none".to_string() } else { maps.join(", ") };
-            emit(&format!("built {} from {}: watched maps {maps}\n", out.display(), a.input.display()))
+            match &a.image {
+                Some(name) => {
+                    let store = images::open_store(storage)?;
+                    emit(&images::store_build(&store, name, &outs, &a)?)
+                }
+                None => Ok(()),
+            }
         }
         Command::Describe(a) => {
-            let d = describe::describe(&a.object)?;
+            let probe = images::resolve(&a.object, storage, &a.registry)?;
+            let mut d = describe::describe_bytes(&probe.bytes, &probe.what)?;
+            d.image = probe.image;
             match a.output {
                 Format::Text => emit(&describe::render_text(&d))?,
                 Format::Json => emit(&format!("{}\n", serde_json::to_string_pretty(&d)?))?,
@@ -57,12 +58,23 @@ fn dispatch(cli: Cli) -> Result<()> {
                 bail!(
                     "{}: the probe has no watched map: beed and bee run show nothing of it (name a map print_, \
                      counter_, gauge_ or hist_)",
-                    a.object.display()
+                    a.object
                 );
             }
             Ok(())
         }
-        Command::Run(a) => run::run(&a),
+        Command::Run(a) => {
+            let probe = images::resolve(&a.object, storage, &a.registry)?;
+            run::run(&a, probe)
+        }
+        Command::Push(a) => images::push(&images::open_store(storage)?, &a),
+        Command::Pull(a) => images::pull(&images::open_store(storage)?, &a),
+        Command::List(a) => images::list(&images::open_store(storage)?, &a),
+        Command::Tag { source, target } => images::tag(&images::open_store(storage)?, &source, &target),
+        Command::Rm { refs } => images::rm(&images::open_store(storage)?, &refs),
+        Command::Prune => images::prune(&images::open_store(storage)?),
+        Command::Login(a) => images::login(&a),
+        Command::Logout { server } => images::logout(&server),
         Command::Version => emit(&format!("bee {}\n", env!("CARGO_PKG_VERSION"))),
         Command::Completions { shell } => {
             let mut script = Vec::new();
@@ -71,6 +83,23 @@ fn dispatch(cli: Cli) -> Result<()> {
         }
         Command::GenerateDocs { dir } => generate_docs(&dir),
     }
+}
+
+/// The checks beed runs before it loads anything, on a built object.
+fn check_built(out: &std::path::Path, input: &std::path::Path) -> Result<()> {
+    let spec = bee_runtime::ProbeSpec::new("probe", bee_runtime::ObjectSource::File(out.to_path_buf()));
+    let object = bee_runtime::probe::read_object(&spec)?;
+    let checked = bee_runtime::probe::check(&spec, &object)?;
+    if checked.specs().is_empty() {
+        eprintln!(
+            "bee: warning: {} has no watched map: beed and bee run show nothing of it (name a map print_, \
+             counter_, gauge_ or hist_)",
+            out.display()
+        );
+    }
+    let maps: Vec<String> = checked.specs().iter().map(|m| format!("{} ({})", m.name, m.output)).collect();
+    let maps = if maps.is_empty() { "none".to_string() } else { maps.join(", ") };
+    emit(&format!("built {} from {}: watched maps {maps}\n", out.display(), input.display()))
 }
 
 /// Writes `text` to stdout. A closed stdout (`bee describe x.o | head`)

@@ -11,7 +11,6 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::os::fd::AsFd;
-use std::path::Path;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -35,18 +34,6 @@ static STOP: AtomicBool = AtomicBool::new(false);
 /// Ends `bee run` at the next check (stdout was closed).
 pub fn request_stop() {
     STOP.store(true, Ordering::Relaxed);
-}
-
-/// A probe name from a file name: `tcp.bpf.o` → `tcp`.
-fn probe_name(path: &Path) -> String {
-    let stem = path.file_name().and_then(|s| s.to_str()).unwrap_or("probe");
-    let stem = stem.split('.').next().unwrap_or(stem);
-    let s: String = stem.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
-    if s.is_empty() {
-        "probe".into()
-    } else {
-        s
-    }
 }
 
 /// `NAME=VALUE`: an integer, `true`/`false`, or a string.
@@ -117,10 +104,8 @@ fn may_load_bpf() -> bool {
 }
 
 /// Runs `bee run`.
-pub fn run(args: &RunArgs) -> Result<()> {
-    let path = &args.object;
-    let bytes = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
-    let what = path.display().to_string();
+pub fn run(args: &RunArgs, probe: crate::images::Probe) -> Result<()> {
+    let crate::images::Probe { bytes, what, name, image } = probe;
     let maps = bee_object::inspect(&bytes, &what)?;
     if maps.is_empty() {
         bail!(
@@ -129,7 +114,11 @@ pub fn run(args: &RunArgs) -> Result<()> {
         );
     }
     let filters = Filters::parse(&args.filter, &maps)?;
-    let mut spec = ProbeSpec::new(probe_name(path), ObjectSource::File(path.clone()));
+    let object = match &image {
+        Some(i) => ObjectSource::Image { reference: i.reference.clone(), bytes: bytes.clone().into() },
+        None => ObjectSource::File(args.object.clone().into()),
+    };
+    let mut spec = ProbeSpec::new(name, object);
     spec.interval = args.interval;
     spec.btf_path = args.btf_path.clone();
     spec.vars = args.vars.iter().map(|v| parse_var(v)).collect::<Result<BTreeMap<_, _>>>()?;
