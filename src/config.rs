@@ -27,7 +27,51 @@ pub struct RawConfig {
     pub metrics: MetricsConfig,
     pub events: EventsConfig,
     pub poll: RawPollConfig,
+    pub images: ImagesConfig,
     pub probes: BTreeMap<Spanned<String>, RawProbe>,
+}
+
+/// `[images]`: where probe images are kept and how registries are reached.
+#[derive(Debug, Deserialize, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImagesConfig {
+    /// The image store (an OCI image layout; the unit's StateDirectory).
+    pub store: PathBuf,
+    /// A credentials file (docker's config.json shape), readable by root
+    /// only.
+    pub auth: Option<PathBuf>,
+    /// Registries spoken to over plain HTTP (loopback ones always are).
+    pub plain_http: Vec<String>,
+    /// Registries whose TLS certificate is not checked (self-signed).
+    pub insecure: Vec<String>,
+    /// The largest blob pulled, checked before downloading it.
+    pub max_blob_size: u64,
+}
+
+impl Default for ImagesConfig {
+    fn default() -> Self {
+        ImagesConfig {
+            store: PathBuf::from(bee_oci::store::SYSTEM_STORE),
+            auth: None,
+            plain_http: Vec::new(),
+            insecure: Vec::new(),
+            max_blob_size: bee_oci::store::DEFAULT_MAX_BLOB,
+        }
+    }
+}
+
+/// `probes.NAME.pull`: when an image is fetched from its registry.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum PullPolicy {
+    /// Only when the store lacks it.
+    #[default]
+    IfNotPresent,
+    /// At every start and reload (a moved tag is followed); the cached
+    /// image is used when the registry cannot be reached.
+    Always,
+    /// Never: the image must be in the store (`bee pull --storage …`).
+    Never,
 }
 
 /// `[metrics]`
@@ -96,6 +140,12 @@ pub struct RawPollConfig {
 pub struct RawProbe {
     #[serde(default)]
     pub object: Option<Spanned<PathBuf>>,
+    /// An OCI image ref holding the probe (bumblebee's or bpfman's format).
+    #[serde(default)]
+    pub image: Option<Spanned<String>>,
+    /// When the image is pulled.
+    #[serde(default)]
+    pub pull: Option<PullPolicy>,
     #[serde(default)]
     pub interval: Option<Spanned<String>>,
     #[serde(default = "yes")]
@@ -131,6 +181,11 @@ fn yes() -> bool {
 pub enum ProbeSource {
     Builtin(&'static [u8]),
     File(PathBuf),
+    /// An image: `reference` is the normalized ref (the store's key).
+    Image {
+        reference: String,
+        pull: PullPolicy,
+    },
 }
 
 impl ProbeSource {
@@ -138,6 +193,10 @@ impl ProbeSource {
         match self {
             ProbeSource::Builtin(b) => ObjectSource::Bytes { name: probe.to_string(), bytes: Cow::Borrowed(b) },
             ProbeSource::File(p) => ObjectSource::File(p.clone()),
+            ProbeSource::Image { reference, .. } => ObjectSource::Unavailable {
+                what: format!("image {reference}"),
+                reason: "not read from the image store yet".into(),
+            },
         }
     }
 }
@@ -149,6 +208,8 @@ pub struct ProbeConfig {
     /// The file that defines it (beed.toml or a probes.d file).
     pub defined_in: PathBuf,
     pub source: ProbeSource,
+    /// The object an image source resolved to (see `images::resolve`).
+    pub resolved: Option<ObjectSource>,
     /// How often hash maps are walked.
     pub interval: Duration,
     pub vars: BTreeMap<String, toml::Value>,
@@ -166,7 +227,7 @@ impl ProbeConfig {
         format!("{:?}{:?}", self.maps, self.defined_in).hash(&mut tag);
         ProbeSpec {
             name: self.name.clone(),
-            object: self.source.object(&self.name),
+            object: self.resolved.clone().unwrap_or_else(|| self.source.object(&self.name)),
             interval: self.interval,
             vars: self.vars.iter().map(|(k, v)| (k.clone(), var_value(v))).collect(),
             attach: self.attach.clone(),
@@ -201,6 +262,7 @@ pub struct Config {
     pub default_interval: Duration,
     /// Enabled probes, from beed.toml then probes.d/*.toml in name order.
     pub probes: Vec<ProbeConfig>,
+    pub images: ImagesConfig,
     all_probe_names: Vec<String>,
 }
 
@@ -272,8 +334,19 @@ fn probe(
     }
     let interval =
         parse_dur(text, path, &p.interval, default_interval, &format!("probes.{name}.interval"), INTERVAL_RANGE)?;
-    let source = match &p.object {
-        Some(obj) => {
+    if p.pull.is_some() && p.image.is_none() {
+        return Err(at(pos, format!("probes.{name}.pull: only an `image` probe is pulled")));
+    }
+    let source = match (&p.object, &p.image) {
+        (Some(_), Some(img)) => {
+            return Err(at(img.span().start, format!("probes.{name}: set `object` or `image`, not both")));
+        }
+        (None, Some(img)) => {
+            let r = bee_oci::Ref::parse(img.get_ref())
+                .map_err(|e| at(img.span().start, format!("probes.{name}.image: {e}")))?;
+            ProbeSource::Image { reference: r.name(), pull: p.pull.unwrap_or_default() }
+        }
+        (Some(obj), None) => {
             let file = obj.get_ref();
             let file =
                 if file.is_relative() { path.parent().unwrap_or(Path::new(".")).join(file) } else { file.clone() };
@@ -285,14 +358,14 @@ fn probe(
             }
             ProbeSource::File(file)
         }
-        None => match builtins.iter().find(|(b, _)| b == name) {
+        (None, None) => match builtins.iter().find(|(b, _)| b == name) {
             Some((_, bytes)) => ProbeSource::Builtin(bytes),
             None => {
                 let known: Vec<&str> = builtins.iter().map(|(b, _)| *b).collect();
                 return Err(at(
                     pos,
                     format!(
-                        "probe `{name}` is not a built-in (built-ins: {}); set `object = \"/path/to/probe.bpf.o\"` for your own",
+                        "probe `{name}` is not a built-in (built-ins: {}); set `object = \"/path/to/probe.bpf.o\"` or `image = \"REGISTRY/NAME:TAG\"` for your own",
                         known.join(", ")
                     ),
                 ));
@@ -343,6 +416,7 @@ fn probe(
         name: name.clone(),
         defined_in: path.to_path_buf(),
         source,
+        resolved: None,
         interval,
         vars: p.vars.clone(),
         maps: p.maps.clone(),
@@ -471,6 +545,7 @@ impl Config {
             default_interval,
             all_probe_names: raw.probes.keys().map(|k| k.get_ref().clone()).collect(),
             probes,
+            images: raw.images,
         })
     }
 }
@@ -518,6 +593,38 @@ mod tests {
         assert!(e.starts_with("/etc/bee/beed.toml:2:9: probe `nosuch` is not a built-in"), "{e}");
         let e = err("[probes.mine]\nobject = \"/nonexistent/x.o\"\n");
         assert!(e.starts_with("/etc/bee/beed.toml:2:10: probes.mine.object: /nonexistent/x.o does not exist"), "{e}");
+    }
+
+    #[test]
+    fn image_probes() -> Result<()> {
+        let c = parse("[probes.img]\nimage = \"127.0.0.1:5000/exitsnoop:v1\"\npull = \"always\"\n")?;
+        assert_eq!(
+            c.probes[0].source,
+            ProbeSource::Image { reference: "127.0.0.1:5000/exitsnoop:v1".into(), pull: PullPolicy::Always }
+        );
+        assert_eq!(c.images.store, PathBuf::from("/var/lib/bee/store"));
+        let c = parse("[probes.img]\nimage = \"exitsnoop\"\n")?;
+        assert_eq!(
+            c.probes[0].source,
+            ProbeSource::Image {
+                reference: "docker.io/library/exitsnoop:latest".into(),
+                pull: PullPolicy::IfNotPresent
+            }
+        );
+        let e = err("[probes.img]\nimage = \"Bad Ref\"\n");
+        assert!(
+            e.starts_with("/etc/bee/beed.toml:2:9: probes.img.image: `Bad Ref`: not a valid image reference"),
+            "{e}"
+        );
+        let e = err("[probes.img]\nobject = \"/bin/true\"\nimage = \"x:v1\"\n");
+        assert!(e.contains("probes.img: set `object` or `image`, not both"), "{e}");
+        let e = err("[probes.exitsnoop]\npull = \"always\"\n");
+        assert!(e.contains("probes.exitsnoop.pull: only an `image` probe is pulled"), "{e}");
+        let e = err("[probes.img]\nimage = \"x:v1\"\npull = \"sometimes\"\n");
+        assert!(e.contains("unknown variant `sometimes`"), "{e}");
+        let e = err("[images]\nstorage = \"/x\"\n");
+        assert!(e.contains("unknown field `storage`"), "{e}");
+        Ok(())
     }
 
     #[test]

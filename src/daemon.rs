@@ -34,13 +34,14 @@ pub fn run(config_path: &Path) -> Result<()> {
     let sigs = signal_set();
     sigs.thread_block().context("blocking signals")?;
 
-    let cfg = Config::load(config_path, crate::builtins::BUILTINS)?;
+    let mut cfg = Config::load(config_path, crate::builtins::BUILTINS)?;
     tracing::info!(
         "beed {} starting with {} ({} probes)",
         env!("CARGO_PKG_VERSION"),
         cfg.path.display(),
         cfg.probes.len()
     );
+    let _ = crate::images::resolve(&mut cfg, crate::images::Network::Pull);
     match bee_runtime::tracefs::ensure_mounted() {
         Ok(Some(note)) => tracing::info!("{note}"),
         Ok(None) => {}
@@ -190,7 +191,7 @@ fn reload(
     }
     let _ = sd_notify::notify(false, &states);
     tracing::info!("SIGHUP: reloading {}", config_path.display());
-    let cfg = match Config::load(config_path, crate::builtins::BUILTINS) {
+    let mut cfg = match Config::load(config_path, crate::builtins::BUILTINS) {
         Err(e) => {
             tracing::error!("reload failed, nothing changed: {e}");
             record_reload(rundir, selfm, generation, &engine::LoadReport::default(), Some(&e.to_string()));
@@ -200,6 +201,7 @@ fn reload(
         }
         Ok(cfg) => cfg,
     };
+    let _ = crate::images::resolve(&mut cfg, crate::images::Network::Pull);
     if cfg.metrics_listen != listen {
         tracing::warn!("metrics.listen changed: restart beed to listen on the new address");
     }
@@ -235,9 +237,18 @@ const RELOAD_WAIT: Duration = Duration::from_secs(80);
 /// `load`, also loads each probe into the kernel to run the verifier,
 /// attaching nothing. Every probe is checked; the first error is returned.
 pub fn check_config(path: &Path, load: bool) -> Result<()> {
-    let cfg = Config::load(path, crate::builtins::BUILTINS)?;
+    let mut cfg = Config::load(path, crate::builtins::BUILTINS)?;
+    let pending = crate::images::resolve(&mut cfg, crate::images::Network::Offline);
     let mut failed = Vec::new();
     for p in &cfg.probes {
+        if pending.contains(&p.name) {
+            println!(
+                "probe {}: {}: not in the image store yet; beed pulls it when it starts",
+                p.name,
+                p.spec().describe_source()
+            );
+            continue;
+        }
         let spec = p.spec();
         let res = bee_runtime::probe::read_object(&spec)
             .and_then(|object| bee_runtime::probe::check(&spec, &object))

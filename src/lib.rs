@@ -10,6 +10,7 @@ mod config;
 pub mod daemon;
 mod error;
 pub mod http;
+mod images;
 pub mod logging;
 mod outputs;
 mod reloadstatus;

@@ -26,6 +26,7 @@ mod crash;
 mod daemon;
 mod examples;
 mod http_abuse;
+mod images;
 mod injection;
 mod journal;
 mod limits;

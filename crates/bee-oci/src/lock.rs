@@ -14,13 +14,15 @@ pub(crate) struct Lock {
 /// Takes a shared or exclusive lock on `path` (created if missing), waiting
 /// for it.
 pub(crate) fn lock(path: &Path, exclusive: bool) -> Result<Lock> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(|e| Error::io(path, e))?;
+    // read-only when it exists (flock needs no write access): a store made
+    // by root stays usable by a daemon running as another user
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            OpenOptions::new().write(true).create(true).truncate(false).open(path).map_err(|e| Error::io(path, e))?
+        }
+        Err(e) => return Err(Error::io(path, e)),
+    };
     let op = if exclusive { libc::LOCK_EX } else { libc::LOCK_SH };
     loop {
         // SAFETY: flock on a descriptor this function owns for the call.

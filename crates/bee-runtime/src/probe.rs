@@ -88,6 +88,9 @@ pub fn read_object(spec: &ProbeSpec) -> Result<ObjectBytes> {
         ObjectSource::Image { reference, bytes } => {
             Ok(ObjectBytes { what: format!("image {reference}"), bytes: bytes.clone() })
         }
+        ObjectSource::Unavailable { what, reason } => {
+            Err(Error::Setting { what: what.clone(), reason: reason.clone() })
+        }
         ObjectSource::File(p) => {
             let bytes = crate::fsread::read_regular(p, MAX_OBJECT_BYTES)
                 .map_err(|cause| Error::Io { path: p.clone(), cause })?;

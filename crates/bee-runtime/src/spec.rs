@@ -21,6 +21,9 @@ pub enum ObjectSource {
     Image { reference: String, bytes: Cow<'static, [u8]> },
     /// A file, read when the probe loads.
     File(PathBuf),
+    /// An object the front end could not obtain (an image neither pulled
+    /// nor cached): the probe fails with `reason`, the others run.
+    Unavailable { what: String, reason: String },
 }
 
 /// One probe to load and attach.
@@ -68,6 +71,7 @@ impl ProbeSpec {
             ObjectSource::Bytes { .. } => "built-in".into(),
             ObjectSource::Image { reference, .. } => format!("image {reference}"),
             ObjectSource::File(p) => p.display().to_string(),
+            ObjectSource::Unavailable { what, .. } => what.clone(),
         }
     }
 
@@ -79,6 +83,7 @@ impl ProbeSpec {
             ObjectSource::Bytes { name, .. } => ("bytes", name).hash(h),
             ObjectSource::Image { reference, .. } => ("image", reference).hash(h),
             ObjectSource::File(p) => ("file", p).hash(h),
+            ObjectSource::Unavailable { what, reason } => ("unavailable", what, reason).hash(h),
         }
         self.interval.hash(h);
         for (k, v) in &self.vars {
