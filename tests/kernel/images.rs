@@ -146,3 +146,67 @@ fn check_config_reads_the_store_and_never_pulls() -> TestResult {
     assert!(text.contains("blob is corrupt"), "{text}");
     Ok(())
 }
+
+#[test]
+fn registry_credentials_come_from_a_private_file() -> TestResult {
+    if !is_root() {
+        return Err("run as root (make test)".into());
+    }
+    let dir = tempfile::tempdir()?;
+    let d = dir.path();
+    let reg = Registry::start_with_auth("beed", "s3cret")?;
+    let addr = reg.addr();
+    let user = compile(&fixture("user_probe.bpf.c"), d)?;
+    let opts = Options {
+        auth_files: Vec::new(),
+        credentials: Some(bee_oci::auth::Credentials { username: "beed".into(), password: "s3cret".into() }),
+        ..Options::default()
+    };
+    let store = Store::open(&d.join("build-store"))?;
+    let r = Ref::parse(&format!("{addr}/user:v1"))?;
+    let build =
+        Build { arch: bee_oci::platform::host().into(), program: std::fs::read(&user)?, config: serde_json::json!({}) };
+    image::store_built(&store.session()?, &r.name(), &[build], &image::annotations(&[]))?;
+    Client::new(opts)?.push(&store, &r, &Quiet)?;
+
+    let auth = d.join("registry-auth.json");
+    bee_oci::auth::save(
+        &auth,
+        &addr,
+        &bee_oci::auth::Credentials { username: "beed".into(), password: "s3cret".into() },
+    )?;
+    let config = format!(
+        "[metrics]\nlisten = \"127.0.0.1:{{port}}\"\n[events]\noutput = \"stdout\"\n[images]\nstore = \"{}\"\nauth = \"{}\"\n\
+         [probes.mine]\nimage = \"{addr}/user:v1\"\n",
+        d.join("store").display(),
+        auth.display()
+    );
+    // readable by others: refused, the probe fails alone
+    std::fs::set_permissions(&auth, std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+    let beed = start(d, &config)?;
+    let log = beed.log.join("\n");
+    assert!(log.contains("is readable by others (mode 644): chmod 600 it"), "{log}");
+    assert_eq!(common::sample(&beed.scrape()?, "beed_probe_up", &[("probe", "mine")]), Some(0.0));
+    drop(beed);
+    // mode 0600: pulled with the credentials
+    std::fs::set_permissions(&auth, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    let beed = start(d, &config)?;
+    assert_eq!(
+        common::sample(&beed.scrape()?, "beed_probe_up", &[("probe", "mine")]),
+        Some(1.0),
+        "{}",
+        beed.log.join("\n")
+    );
+    drop(beed);
+    // a wrong password is named as such
+    bee_oci::auth::save(
+        &auth,
+        &addr,
+        &bee_oci::auth::Credentials { username: "beed".into(), password: "wrong".into() },
+    )?;
+    std::fs::remove_dir_all(d.join("store"))?;
+    let beed = start(d, &config)?;
+    let log = beed.log.join("\n");
+    assert!(log.contains("refused the credentials"), "{log}");
+    Ok(())
+}

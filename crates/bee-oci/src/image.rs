@@ -258,11 +258,13 @@ pub struct Summary {
 pub fn summarize(store: &Store, e: &Entry) -> Summary {
     let d = &e.descriptor;
     let mut s = Summary { name: e.name.clone(), digest: d.digest.clone(), arches: vec![], size: d.size, created: None };
+    // a platform counts when its manifest is here (a pull keeps only this
+    // machine's manifest of an index)
     let add_manifest = |s: &mut Summary, md: &Descriptor| {
-        if let Some(p) = &md.platform {
-            s.arches.push(p.architecture.clone());
-        }
         if let Ok(Document::Manifest(m)) = read_document(store, &e.name, md, crate::store::DEFAULT_MAX_BLOB) {
+            if let Some(p) = &md.platform {
+                s.arches.push(p.architecture.clone());
+            }
             s.size += m.config.size + m.layers.iter().map(|l| l.size).sum::<u64>();
             if s.created.is_none() {
                 s.created = m.annotations.get(media::CREATED).cloned();
