@@ -7,8 +7,9 @@
 //! (bumblebee or bpfman) before its ref is set. On any failure the blobs this
 //! pull wrote are removed: nothing partial stays.
 //!
-//! HTTPS by default; plain HTTP for loopback registries (as docker and podman)
-//! and with `plain_http`; `insecure` accepts a self-signed certificate.
+//! HTTPS by default; for a registry on this machine, HTTPS when it speaks
+//! it and else plain HTTP (docker's rule); plain HTTP for every registry with
+//! `plain_http`; `insecure` accepts a self-signed certificate.
 
 use crate::auth::{self, Credentials};
 use crate::digest::Digest;
@@ -104,20 +105,35 @@ impl Client {
     fn oci(&self, registry: &str) -> oci_client::Client {
         let protocol = if self.opts.plain_http {
             ClientProtocol::Http
-        } else if crate::reference::is_loopback_host(registry) {
+        } else if crate::reference::is_loopback_host(registry) && !self.speaks_tls(registry) {
             ClientProtocol::HttpsExcept(vec![registry.to_string()])
         } else {
             ClientProtocol::Https
         };
+        self.client_with(protocol, self.opts.insecure, self.opts.connect_timeout)
+    }
+
+    fn client_with(&self, protocol: ClientProtocol, insecure: bool, connect: Duration) -> oci_client::Client {
         oci_client::Client::new(ClientConfig {
             protocol,
-            accept_invalid_certificates: self.opts.insecure,
+            accept_invalid_certificates: insecure,
             platform_resolver: None,
-            connect_timeout: Some(self.opts.connect_timeout),
+            connect_timeout: Some(connect),
             read_timeout: Some(self.opts.read_timeout),
             user_agent: concat!("bee/", env!("CARGO_PKG_VERSION")),
             ..ClientConfig::default()
         })
+    }
+
+    /// Whether a registry on this machine answers TLS (docker's rule for
+    /// loopback registries: HTTPS when they speak it, else plain HTTP).
+    /// Any certificate is accepted for this probe only; the real client
+    /// checks it unless `insecure`.
+    fn speaks_tls(&self, registry: &str) -> bool {
+        let Ok(r) = Ref::parse(&format!("{registry}/bee/probe:latest")) else { return false };
+        let probe = self.client_with(ClientProtocol::Https, true, Duration::from_secs(2));
+        let res = self.rt.block_on(probe.auth(r.oci(), &RegistryAuth::Anonymous, oci_client::RegistryOperation::Pull));
+        !matches!(res, Err(OciDistributionError::RequestError(_)))
     }
 
     fn auth(&self, registry: &str) -> Result<RegistryAuth> {
@@ -373,6 +389,11 @@ fn kind(media_type: &str) -> &'static str {
 /// One registry failure as a message naming the ref and what happened.
 fn registry_error(reference: &str, e: OciDistributionError) -> Error {
     let (msg, unreachable) = match &e {
+        OciDistributionError::RequestError(re) if re.status().is_some() => {
+            let hint =
+                if re.status().is_some_and(|st| st.as_u16() == 400) { " (is it HTTPS? drop --plain-http)" } else { "" };
+            (format!("the registry answered: {}{hint}", chain(re)), false)
+        }
         OciDistributionError::RequestError(re) => {
             let detail = chain(re);
             let unreachable = re.is_connect() || re.is_timeout();
