@@ -58,6 +58,22 @@ pub enum Error {
         /// The `--arch` name of the wanted platform.
         arch: String,
     },
+    /// A multi-arch image of the store whose manifest for the wanted
+    /// platform was not pulled (`bee pull --arch` fetched another).
+    #[error(
+        "{reference}: no image for {want} in the local store (it holds only {have}); \
+         `bee pull --arch {arch} {reference}` fetches it"
+    )]
+    NotPulled {
+        /// The image.
+        reference: String,
+        /// The platform wanted, `linux/amd64`.
+        want: String,
+        /// The platforms the store holds.
+        have: String,
+        /// The `--arch` name of the wanted platform.
+        arch: String,
+    },
     /// A registry refused, failed or could not be reached.
     #[error("{reference}: {msg}")]
     Registry {

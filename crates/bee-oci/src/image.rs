@@ -141,6 +141,9 @@ pub fn load_descriptor(store: &Store, reference: &str, desc: &Descriptor, arch: 
         Document::Manifest(m) => (m, desc.clone()),
         Document::Index(ix) => {
             let d = select(reference, &ix, arch)?.clone();
+            if d.digest().is_some_and(|dg| !store.has_blob(&dg)) {
+                return Err(not_pulled(store, reference, &ix, arch));
+            }
             match read_document(store, reference, &d, max)? {
                 Document::Manifest(m) => (m, d),
                 Document::Index(_) => return Err(Error::format(reference, "an index nested in an index")),
@@ -158,6 +161,23 @@ pub fn load_descriptor(store: &Store, reference: &str, desc: &Descriptor, arch: 
         });
     }
     Ok(Program { bytes, format, digest: top, manifest, platform: mdesc.platform, annotations: m.annotations, config })
+}
+
+/// An index of the store lacks the manifest for `arch` (a pull for another
+/// platform stored the index and that platform's manifest only).
+fn not_pulled(store: &Store, reference: &str, index: &Index, arch: &str) -> Error {
+    let have: Vec<String> = index
+        .manifests
+        .iter()
+        .filter(|d| d.digest().is_some_and(|dg| store.has_blob(&dg)))
+        .map(|d| d.platform.as_ref().map(|p| p.to_string()).unwrap_or_else(|| "no platform".into()))
+        .collect();
+    Error::NotPulled {
+        reference: reference.into(),
+        want: format!("linux/{arch}"),
+        have: if have.is_empty() { "no manifests".into() } else { have.join(", ") },
+        arch: platform::bee_arch(arch).into(),
+    }
 }
 
 fn digest_of(reference: &str, d: &Descriptor) -> Result<Digest> {

@@ -389,6 +389,10 @@ fn kind(media_type: &str) -> &'static str {
 /// One registry failure as a message naming the ref and what happened.
 fn registry_error(reference: &str, e: OciDistributionError) -> Error {
     let (msg, unreachable) = match &e {
+        OciDistributionError::RequestError(re) if re.status().is_some_and(|s| s == 401 || s == 403) => {
+            let code = re.status().map(|s| s.to_string()).unwrap_or_default();
+            (format!("the registry refused the request without valid credentials ({code}): check `bee login`"), false)
+        }
         OciDistributionError::RequestError(re) if re.status().is_some() => {
             let hint =
                 if re.status().is_some_and(|st| st.as_u16() == 400) { " (is it HTTPS? drop --plain-http)" } else { "" };

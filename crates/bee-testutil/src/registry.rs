@@ -4,7 +4,9 @@
 //! htpasswd (bcrypt) basic auth. `make registry-tool` extracts the binary into
 //! `target/tools/docker-registry/`; `BEE_TEST_REGISTRY` names another one.
 //! [`Registry::get`] reads manifests and blobs back with a plain HTTP/1.1
-//! client, independently of the project's own. Any user; no root needed.
+//! client, independently of the project's own; [`Registry::put`] sends raw
+//! manifests and [`Registry::blob_file`] names a blob's file on disk, for
+//! tests that feed bad content. Any user; no root needed.
 
 mod http;
 
@@ -70,6 +72,36 @@ impl Registry {
     /// [`Self::get`] with an `Accept` header (a manifest media type).
     pub fn get_accept(&self, path: &str, accept: &str, auth: Option<(&str, &str)>) -> Result<Response, String> {
         http::get(&self.addr(), path, Some(accept), auth)
+    }
+
+    /// `PUT path` with a raw body (e.g. a manifest of any media type, as a
+    /// tool other than ours would send it).
+    pub fn put(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+        auth: Option<(&str, &str)>,
+    ) -> Result<Response, String> {
+        http::put(&self.addr(), path, content_type, body, auth)
+    }
+
+    /// The registry's filesystem storage (`docker/registry/v2/…`), for tests
+    /// that damage what it serves.
+    pub fn storage_dir(&self) -> PathBuf {
+        self.dir.path().join("storage")
+    }
+
+    /// The file holding the blob `digest` (`sha256:HEX`) in the storage:
+    /// the registry serves its bytes as they are on disk.
+    pub fn blob_file(&self, digest: &str) -> Result<PathBuf, String> {
+        let hex = digest.strip_prefix("sha256:").filter(|h| h.len() == 64).ok_or(format!("`{digest}`: not sha256"))?;
+        let path = self.storage_dir().join("docker/registry/v2/blobs/sha256").join(&hex[..2]).join(hex).join("data");
+        if path.is_file() {
+            Ok(path)
+        } else {
+            Err(format!("blob {digest} is not in the registry's storage ({})", path.display()))
+        }
     }
 
     /// The last lines of the registry's log (its stdout and stderr).

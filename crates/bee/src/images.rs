@@ -92,15 +92,22 @@ fn requirements(d: &crate::describe::Description) -> serde_json::Value {
         }
     };
     for m in &d.maps {
-        if m.map_type == "ringbuf" {
+        if m.map_type.eq_ignore_ascii_case("ringbuf") {
             need((5, 8), "BPF ring buffer");
         }
     }
     for p in &d.programs {
+        // section_kind stops at the first `.`: `uprobe.multi/…` is `uprobe`
+        let section = p.section.trim_start_matches('?');
+        if section.starts_with("kprobe.multi") || section.starts_with("kretprobe.multi") {
+            need((5, 18), "multi-attach kprobes");
+        }
+        if section.starts_with("uprobe.multi") || section.starts_with("uretprobe.multi") {
+            need((6, 6), "multi-attach uprobes");
+        }
         match p.kind.as_str() {
             "fentry" | "fexit" | "tp_btf" | "fmod_ret" => need((5, 5), "BPF trampolines (fentry/fexit/tp_btf)"),
             "iter" => need((5, 8), "BPF iterators"),
-            "uprobe.multi" | "kprobe.multi" => need((6, 6), "multi-attach kprobes/uprobes"),
             _ => {}
         }
     }
@@ -119,7 +126,7 @@ pub fn pull(store: &Store, a: &PullArgs) -> Result<()> {
     let r = parse_ref(&a.image)?;
     let arch = a.arch.map_or(platform::host(), |x| platform::oci_arch(x.name()).unwrap_or("amd64"));
     let p = client(&a.registry)?.pull(store, &r, arch, &Bars::new())?;
-    let what = if p.changed { "pulled" } else { "up to date:" };
+    let what = if p.changed || p.downloaded > 0 { "pulled" } else { "up to date:" };
     emit(&format!("{what} {} ({}, {} bytes downloaded)\n", r.name(), p.digest, p.downloaded))
 }
 

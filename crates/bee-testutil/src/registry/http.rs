@@ -1,6 +1,7 @@
-//! A minimal HTTP/1.1 client for reading a test registry back: one `GET` per
-//! connection (`Connection: close`), optional `Accept` and basic auth; the
-//! body is framed by `Content-Length`, chunked encoding or the end of stream.
+//! A minimal HTTP/1.1 client for reading a test registry back (and putting
+//! raw manifests into it): one `GET` or `PUT` per connection (`Connection:
+//! close`), optional `Accept` and basic auth; the response body is framed by
+//! `Content-Length`, chunked encoding or the end of stream.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -11,18 +12,48 @@ pub type Response = (u16, Vec<(String, String)>, Vec<u8>);
 
 /// `GET path` on `addr` (`host:port`).
 pub fn get(addr: &str, path: &str, accept: Option<&str>, auth: Option<(&str, &str)>) -> Result<Response, String> {
-    let what = format!("GET http://{addr}{path}");
-    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nUser-Agent: bee-testutil\r\n");
-    if let Some(a) = accept {
-        req += &format!("Accept: {a}\r\n");
+    let header = accept.map(|a| ("Accept", a));
+    request(addr, "GET", path, header, &[], auth)
+}
+
+/// `PUT path` on `addr` with `body` of type `content_type`.
+pub fn put(
+    addr: &str,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+    auth: Option<(&str, &str)>,
+) -> Result<Response, String> {
+    request(addr, "PUT", path, Some(("Content-Type", content_type)), body, auth)
+}
+
+/// One request with an optional extra header and a body (sent with its
+/// `Content-Length` unless it is a body-less `GET`).
+fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    header: Option<(&str, &str)>,
+    body: &[u8],
+    auth: Option<(&str, &str)>,
+) -> Result<Response, String> {
+    let what = format!("{method} http://{addr}{path}");
+    let mut req =
+        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nUser-Agent: bee-testutil\r\n");
+    if let Some((name, value)) = header {
+        req += &format!("{name}: {value}\r\n");
     }
     if let Some((user, password)) = auth {
         req += &format!("Authorization: Basic {}\r\n", base64(format!("{user}:{password}").as_bytes()));
+    }
+    if method != "GET" || !body.is_empty() {
+        req += &format!("Content-Length: {}\r\n", body.len());
     }
     req += "\r\n";
     let mut s = TcpStream::connect(addr).map_err(|e| format!("{what}: {e}"))?;
     s.set_read_timeout(Some(Duration::from_secs(30))).map_err(|e| format!("{what}: {e}"))?;
     s.write_all(req.as_bytes()).map_err(|e| format!("{what}: {e}"))?;
+    s.write_all(body).map_err(|e| format!("{what}: {e}"))?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).map_err(|e| format!("{what}: {e}"))?;
     parse(&raw).map_err(|e| format!("{what}: {e}"))

@@ -1,7 +1,10 @@
 //! Helpers shared by bee's integration tests: the real `bee` binary, the
 //! repo's fixtures, `bee init` templates built with `bee build`, and the
-//! checks every error message must pass.
-#![allow(dead_code)]
+//! checks every error message must pass; [`images`] for the image tests.
+// each test binary uses some of these
+#![allow(dead_code, unused_imports)]
+
+pub mod images;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
