@@ -7,7 +7,7 @@ CONFIG ?= packaging/beed.toml
 # terminal UI tests of bee run; procps: kill(1) in tests; skopeo: pushes and
 # reads OCI images independently of bee; apache2-utils: htpasswd -B for the
 # test registry's users).
-DEB_DEPS := clang llvm libelf-dev zlib1g-dev pkg-config make gcc bpftool prometheus curl libbpf-dev iproute2 tmux procps skopeo apache2-utils
+DEB_DEPS := clang llvm libelf-dev zlib1g-dev pkg-config make gcc bpftool prometheus curl libbpf-dev iproute2 tmux procps skopeo apache2-utils openssl
 DEPS_STAMP := target/.deps-installed
 # the test OCI registry (bee_testutil::registry), see registry-tool below
 REGISTRY_DIR := target/tools/docker-registry

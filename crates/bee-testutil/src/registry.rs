@@ -29,6 +29,8 @@ pub struct Registry {
     bin: PathBuf,
     port: u16,
     child: Option<Child>,
+    /// Serving HTTPS with a self-signed certificate (`start_tls`).
+    tls: bool,
 }
 
 impl Registry {
@@ -41,6 +43,13 @@ impl Registry {
     /// realm `bee-test`, a bcrypt file from `htpasswd -Bbn`).
     pub fn start_with_auth(user: &str, password: &str) -> Result<Registry, String> {
         Self::launch(Some((user, password)))
+    }
+
+    /// Starts a registry serving HTTPS with a fresh self-signed certificate
+    /// for 127.0.0.1 (made with `openssl req -x509`), as a registry on this
+    /// machine may: clients must speak TLS and accept that certificate.
+    pub fn start_tls() -> Result<Registry, String> {
+        Self::launch_with(None, true)
     }
 
     /// `127.0.0.1:PORT`, as in `docker://ADDR/repo:tag`.
@@ -110,12 +119,19 @@ impl Registry {
     }
 
     fn launch(auth: Option<(&str, &str)>) -> Result<Registry, String> {
+        Self::launch_with(auth, false)
+    }
+
+    fn launch_with(auth: Option<(&str, &str)>, tls: bool) -> Result<Registry, String> {
         let bin = binary()?;
         let dir = tempfile::Builder::new().prefix("bee-registry").tempdir().map_err(|e| format!("temp dir: {e}"))?;
         if let Some((user, password)) = auth {
             write_htpasswd(&dir.path().join("htpasswd"), user, password)?;
         }
-        let mut reg = Registry { dir, bin, port: 0, child: None };
+        if tls {
+            self_signed(dir.path())?;
+        }
+        let mut reg = Registry { dir, bin, port: 0, child: None, tls };
         // the free port is released before the registry binds it: if another
         // process takes it meanwhile, try another
         for attempt in 1..=3 {
@@ -140,6 +156,13 @@ impl Registry {
             quoted(&d.join("storage")),
             self.addr()
         );
+        if self.tls {
+            yml += &format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                quoted(&d.join("cert.pem")),
+                quoted(&d.join("key.pem"))
+            );
+        }
         if auth {
             yml += &format!("auth:\n  htpasswd:\n    realm: bee-test\n    path: {}\n", quoted(&d.join("htpasswd")));
         }
@@ -175,7 +198,8 @@ impl Registry {
                 self.child = None;
                 return Err(format!("docker-registry exited ({st}):\n{}", self.log_tail()));
             }
-            if matches!(probe(self.port), Some(200 | 401)) {
+            // a TLS registry answers a plain request with 400
+            if matches!(probe(self.port), Some(200 | 401)) || (self.tls && probe(self.port) == Some(400)) {
                 return Ok(());
             }
             if start.elapsed() > READY_TIMEOUT {
@@ -232,6 +256,22 @@ fn quoted(path: &Path) -> String {
 fn free_port() -> Result<u16, String> {
     let l = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("finding a free port: {e}"))?;
     l.local_addr().map(|a| a.port()).map_err(|e| format!("finding a free port: {e}"))
+}
+
+/// A self-signed certificate for 127.0.0.1 in `dir` (cert.pem, key.pem).
+fn self_signed(dir: &Path) -> Result<(), String> {
+    let out = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=bee-test"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout"])
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem"))
+        .output()
+        .map_err(|e| format!("running openssl (install it: `make deps`): {e}"))?;
+    if !out.status.success() {
+        return Err(format!("openssl req failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    Ok(())
 }
 
 /// The status of `GET /v2/` (HTTP/1.0), if the registry answers.

@@ -231,6 +231,24 @@ fn registry_down() -> TestResult {
     Ok(())
 }
 
+/// A registry on this machine that speaks HTTPS (self-signed): bee finds
+/// out and speaks TLS, refuses the certificate until `--insecure`, and
+/// `--plain-http` is answered with a hint.
+#[test]
+fn tls_registry_on_loopback() -> TestResult {
+    let reg = Registry::start_tls()?;
+    let sb = Sandbox::new()?;
+    let r = image(&reg, "execsnoop:v1");
+    sb.build("A", "execsnoop", &r, &[])?;
+    sb.init_store("B")?;
+    sb.refused("A", &["push", &r], &[&r, "certificate", "--insecure"])?;
+    sb.refused("A", &["push", "--plain-http", &r], &[&r, "400", "is it HTTPS?"])?;
+    sb.ok("A", &["push", "--insecure", &r])?;
+    sb.refused("B", &["pull", &r], &[&r, "certificate", "--insecure"])?;
+    sb.ok("B", &["pull", "--insecure", &r])?;
+    Ok(())
+}
+
 /// docker-registry itself refuses a manifest of an unknown media type, so
 /// bee's own check is reached with one in the store; from the registry, an
 /// ordinary container image (valid OCI, no probe in it) is refused as not
