@@ -297,6 +297,13 @@ pub fn resolve(arg: &str, storage: Option<&Path>, registry: &RegistryArgs) -> Re
     let arch = platform::host();
     let max = registry.max_blob_size;
     let program = match image::load(&store, &name, arch, max) {
+        // `sudo bee run REF` after `bee build … REF` as the user: root's
+        // store lacks it, the user's has it (bumblebee could not find it)
+        Err(bee_oci::Error::NotFound(_)) if storage.is_none() && sudo_user_store(&name).is_some() => {
+            let theirs = sudo_user_store(&name).ok_or_else(|| bee_oci::Error::NotFound(name.clone()))?;
+            eprintln!("bee: {name}: from {}'s store {}", sudo_user().unwrap_or_default(), theirs.root().display());
+            image::load(&theirs, &name, arch, max)?
+        }
         Err(bee_oci::Error::NotFound(_)) => {
             eprintln!("bee: {name} is not in the local store: pulling it");
             client(registry)?.pull(&store, &r, arch, &Bars::new())?;
@@ -317,6 +324,26 @@ pub fn resolve(arg: &str, storage: Option<&Path>, registry: &RegistryArgs) -> Re
             annotations: program.annotations,
         }),
     })
+}
+
+/// The user `sudo` ran bee for, when bee runs as root through sudo.
+fn sudo_user() -> Option<String> {
+    if !nix::unistd::geteuid().is_root() {
+        return None;
+    }
+    std::env::var("SUDO_USER").ok().filter(|u| !u.is_empty() && u != "root")
+}
+
+/// That user's default store, if it holds `name` (opened without creating
+/// anything: it must already be a store).
+fn sudo_user_store(name: &str) -> Option<Store> {
+    let user = nix::unistd::User::from_name(&sudo_user()?).ok()??;
+    let dir = user.dir.join(".local/share/bee/store");
+    if !dir.join("index.json").is_file() {
+        return None;
+    }
+    let store = Store::open(&dir).ok()?;
+    matches!(store.resolve(name), Ok(Some(_))).then_some(store)
 }
 
 fn file_probe_name(path: &Path) -> String {

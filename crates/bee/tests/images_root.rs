@@ -101,3 +101,40 @@ fn run_bpfman_image() -> TestResult {
     run_sees_true(&sb, "B", &r)?;
     Ok(())
 }
+
+/// `sudo bee describe REF` finds an image the user built without sudo (in
+/// their own store), as bumblebee could not: a real account made for the
+/// test, whose home holds the store.
+#[test]
+fn sudo_finds_the_users_store() -> TestResult {
+    require_root()?;
+    let sb = Sandbox::new()?;
+    let home = sb.path().join("user-home");
+    let user = format!("beetest{}", std::process::id() % 100_000);
+    let made = std::process::Command::new("useradd").args(["-M", "-d"]).arg(&home).arg(&user).status()?;
+    if !made.success() {
+        return Err(fail(format!("useradd {user} failed")));
+    }
+    let res = (|| -> TestResult {
+        let store = home.join(".local/share/bee/store");
+        let (src, s) = (common::images::example("execsnoop").display().to_string(), store.display().to_string());
+        let obj = sb.path().join("exec.o").display().to_string();
+        let r = "localhost:1/sudo-test:v1";
+        let built = sb.command(&common::bee(), &["--storage", &s, "build", &src, r, "-o", &obj]).output()?;
+        if !built.status.success() {
+            return Err(fail(format!("bee build: {}", String::from_utf8_lossy(&built.stderr))));
+        }
+        // root's own store (the sandbox's HOME) does not have it
+        let ran = sb.command(&common::bee(), &["describe", r]).env("SUDO_USER", &user).output()?;
+        let err = String::from_utf8_lossy(&ran.stderr);
+        assert!(ran.status.success(), "{err}");
+        assert!(err.contains(&format!("from {user}'s store {s}")), "{err}");
+        assert!(String::from_utf8_lossy(&ran.stdout).contains("print_execs"));
+        // without sudo's variable it is not found (nothing to pull from)
+        let ran = sb.command(&common::bee(), &["describe", r]).output()?;
+        assert!(!ran.status.success());
+        Ok(())
+    })();
+    let _ = std::process::Command::new("userdel").arg(&user).status();
+    res
+}
