@@ -101,7 +101,12 @@ impl Client {
         Ok(Client { opts, rt })
     }
 
-    fn oci(&self, registry: &str) -> oci_client::Client {
+    /// The oci-client for `registry` (errors name `what`). Built with
+    /// `try_from`: `oci_client::Client::new` answers a failed setup with a
+    /// default client (without these options) whose own setup panics the
+    /// same way, e.g. on a system without CA certificates, where even a
+    /// plain-HTTP registry cannot be used (reqwest sets up TLS up front).
+    fn oci(&self, registry: &str, what: &str) -> Result<oci_client::Client> {
         let protocol = if self.opts.plain_http {
             ClientProtocol::Http
         } else if crate::reference::is_loopback_host(registry) {
@@ -109,7 +114,7 @@ impl Client {
         } else {
             ClientProtocol::Https
         };
-        oci_client::Client::new(ClientConfig {
+        oci_client::Client::try_from(ClientConfig {
             protocol,
             accept_invalid_certificates: self.opts.insecure,
             platform_resolver: None,
@@ -117,6 +122,20 @@ impl Client {
             read_timeout: Some(self.opts.read_timeout),
             user_agent: concat!("bee/", env!("CARGO_PKG_VERSION")),
             ..ClientConfig::default()
+        })
+        .map_err(|e| {
+            let detail = chain(&e);
+            let hint = if detail.contains("CA certificates") {
+                " (install the ca-certificates package, or set SSL_CERT_FILE to a CA bundle; \
+                 plain-HTTP registries need it too)"
+            } else {
+                ""
+            };
+            Error::Registry {
+                reference: what.to_string(),
+                msg: format!("cannot set up TLS: {detail}{hint}"),
+                unreachable: false,
+            }
         })
     }
 
@@ -131,7 +150,7 @@ impl Client {
     /// Checks that `registry` accepts `creds` (a request that needs them).
     pub fn login(&self, registry: &str, creds: &Credentials) -> Result<()> {
         let r = Ref::parse(&format!("{registry}/bee/login-check:latest"))?;
-        let client = self.oci(registry);
+        let client = self.oci(registry, registry)?;
         let auth = RegistryAuth::Basic(creds.username.clone(), creds.password.clone());
         let res = self.rt.block_on(async {
             client.auth(r.oci(), &auth, oci_client::RegistryOperation::Pull).await?;
@@ -150,7 +169,7 @@ impl Client {
     /// Pulls `r` for `arch` (OCI name) into `store`.
     pub fn pull(&self, store: &Store, r: &Ref, arch: &str, progress: &dyn Progress) -> Result<Pulled> {
         let name = r.name();
-        let client = self.oci(r.registry());
+        let client = self.oci(r.registry(), &name)?;
         let auth = self.auth(r.registry())?;
         let session = store.session()?;
         let mut written: Vec<Digest> = Vec::new();
@@ -267,7 +286,7 @@ impl Client {
     pub fn push(&self, store: &Store, r: &Ref, progress: &dyn Progress) -> Result<Digest> {
         let name = r.name();
         let top = store.resolve(&name)?.ok_or_else(|| Error::NotFound(name.clone()))?;
-        let client = self.oci(r.registry());
+        let client = self.oci(r.registry(), &name)?;
         let auth = self.auth(r.registry())?;
         let digest = top.digest().ok_or_else(|| Error::format(&name, "bad digest in the store"))?;
         let max = self.opts.max_blob;
