@@ -9,7 +9,10 @@
 #   events in the journal with one field per struct member, the metrics
 #   endpoint, reload on `systemctl reload` with a new probes.d file (counters
 #   of the other probes survive), a failed reload on an invalid probes.d file
-#   (beed keeps running), every tracing attach type under the unit's sandbox
+#   (beed keeps running), a probe from an OCI image that bee built and pushed
+#   to a registry on the host (pulled into the unit's StateDirectory, run
+#   from that cache when the registry is gone; an image that exists nowhere
+#   is one failed probe), every tracing attach type under the unit's sandbox
 #   (XDP/TC and uprobes with the drop-ins beed(8) documents), the watchdog
 #   restarting a stopped beed, and no program left in the kernel after
 #   `systemctl stop`.
@@ -32,15 +35,15 @@ CACHE_DIR=${BEED_TEST_CACHE:-/var/cache/beed-tests}
 SUITE=bookworm
 # no procps: `systemctl reload beed` must work without /bin/kill; curl and
 # bpftool are the test's own tools
-# clang and llvm: `bee build` in the container, as a user would have them
-# (the package recommends them)
-INCLUDE=systemd,systemd-sysv,dbus,curl,bpftool,libelf1,zlib1g,clang,llvm
+# clang, llvm and ca-certificates: `bee build` and image pulls and pushes in
+# the container, as a user would have them (the package recommends them)
+INCLUDE=systemd,systemd-sysv,dbus,curl,bpftool,libelf1,zlib1g,clang,llvm,ca-certificates
 LOG_DIR=$REPO/target/systemd-test
 CONTAINER_LIFETIME=900 # hard limit on the container, whatever happens to this script
 
 T0=$(date +%s)
 pass=0 fail=0
-WORK='' TIMEOUT_PID='' NSPAWN_PID='' CPID='' KEEP=${BEED_TEST_KEEP:-0}
+WORK='' TIMEOUT_PID='' NSPAWN_PID='' CPID='' REG_PID='' KEEP=${BEED_TEST_KEEP:-0}
 
 say() { printf '# %s\n' "$*"; }
 elapsed() { echo "$(($(date +%s) - T0))s"; }
@@ -197,9 +200,47 @@ ROOT=$WORK/root
 MACHINE=beedtest-${WORK##*.}
 MACHINE=${MACHINE,,}
 
+# The OCI registry of the image checks: Debian's docker-registry (CNCF
+# distribution), extracted by `make registry-tool`, run on the host with its
+# storage under $WORK. systemd-nspawn runs without --private-network or
+# --network-*, so the container shares the host's network namespace and
+# reaches it on 127.0.0.1, where bee and beed speak plain HTTP unasked.
+# BEE_TEST_REGISTRY names another docker-registry, as for the cargo tests.
+REGISTRY_BIN=${BEE_TEST_REGISTRY:-$REPO/target/tools/docker-registry/usr/bin/docker-registry}
+# start_registry PORT: serve $WORK/registry/storage on 127.0.0.1:PORT
+start_registry() {
+	local dir=$WORK/registry v
+	mkdir -p "$dir/storage" || return 1
+	cat >"$dir/config.yml" <<-EOF
+		version: 0.1
+		log:
+		  level: error
+		  accesslog:
+		    disabled: true
+		storage:
+		  filesystem:
+		    rootdirectory: $dir/storage
+		http:
+		  addr: 127.0.0.1:$1
+		  secret: beed-systemd-test
+	EOF
+	# REGISTRY_* variables would override the config file
+	local drop=()
+	for v in $(compgen -e); do [[ $v == REGISTRY_* ]] && drop+=(-u "$v"); done
+	env "${drop[@]}" "$REGISTRY_BIN" serve "$dir/config.yml" </dev/null >>"$LOG_DIR/registry.log" 2>&1 &
+	REG_PID=$!
+}
+stop_registry() {
+	[ -n "$REG_PID" ] || return 0
+	kill -TERM "$REG_PID" 2>/dev/null
+	wait "$REG_PID" 2>/dev/null
+	REG_PID=
+}
+
 cleanup() {
 	local rc=$? pid
 	trap - EXIT INT TERM
+	stop_registry
 	if [ -n "$NSPAWN_PID" ] && kill -0 "$NSPAWN_PID" 2>/dev/null; then
 		[ -n "$CPID" ] && timeout 10 nsenter -t "$CPID" -a systemctl poweroff --no-block >/dev/null 2>&1
 		for _ in $(seq 1 30); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.5; done
@@ -241,12 +282,15 @@ port_in_use() {
 	hex=$(printf '%04X' "$1")
 	cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v p=":$hex" '$2 ~ p"$" { found = 1 } END { exit !found }'
 }
-PORT=
-for _ in $(seq 1 50); do
-	p=$((20000 + RANDOM % 30000))
-	port_in_use "$p" || { PORT=$p; break; }
-done
-[ -n "$PORT" ] || bail "find a free TCP port"
+free_port() {
+	local p
+	for _ in $(seq 1 50); do
+		p=$((20000 + RANDOM % 30000))
+		port_in_use "$p" || { echo "$p"; return 0; }
+	done
+	return 1
+}
+PORT=$(free_port) || bail "find a free TCP port"
 
 # the shipped default config, listening on that port
 mkdir -p "$ROOT/etc/bee/probes" "$ROOT/etc/bee/probes.d"
@@ -302,11 +346,16 @@ T=180 C dpkg -i --force-confdef --force-confold /root/beed.deb >"$LOG_DIR/dpkg.l
 	bail "dpkg -i $(basename "$DEB") inside the container" "$(tail -n 30 "$LOG_DIR/dpkg.log")"
 ok "dpkg -i installs the package (postinst ran)"
 
+# a journal line of an event (`PROBE MAP field=...`), as journalctl prints it
+EVENT_LINE='\]: [A-Za-z0-9_-]+ (print|counter|gauge|hist)_[A-Za-z0-9_]+ '
 # beed's and systemd's messages about beed, without the events (for diagnostics)
 journal() {
-	C journalctl -u beed --no-pager -o short-monotonic -n 2000 2>&1 |
-		grep -vE '\]: [A-Za-z0-9_-]+ (print|counter|gauge|hist)_[A-Za-z0-9_]+ ' | tail -n "${1:-15}"
+	C journalctl -u beed --no-pager -o short-monotonic -n 2000 2>&1 | grep -vE "$EVENT_LINE" | tail -n "${1:-15}"
 }
+# the messages of `journalctl ARGS...` without the events: with an execsnoop
+# probe loaded, the exec of a `grep PATTERN` reading the journal is an event
+# that contains PATTERN
+messages() { C journalctl --no-pager "$@" 2>/dev/null | grep -vE "$EVENT_LINE"; }
 show() { C systemctl show beed -p "$1" --value 2>/dev/null; }
 metrics() { C curl -sS --max-time 5 "http://127.0.0.1:$PORT/metrics" 2>&1; }
 # metric_sum NAME [LABEL_REGEX]: sum of the samples of NAME whose labels match
@@ -471,6 +520,136 @@ fi
 for f in /usr/share/man/man1/bee.1.gz /usr/share/bee/include/solo_types.h /usr/share/bash-completion/completions/bee; do
 	if C test -s "$f"; then ok "the package installs $f"; else not_ok "the package installs $f"; fi
 done
+
+# --- probes from OCI images, through a registry on the host -----------------------------
+# As a user would: bee builds the shipped execsnoop example into an image and
+# pushes it; `systemctl reload beed` pulls it into the unit's StateDirectory
+# (DynamicUser=yes: /var/lib/private/bee, which beed sees as /var/lib/bee) and
+# runs it; at the next start without the registry beed runs that cached copy;
+# an image that exists nowhere is one failed probe. Here, under the shipped
+# unit (the drop-ins come later); its probes.d files go when it ends, and its
+# `systemctl restart` is no watchdog restart (NRestarts counts automatic ones).
+IMGX=imgx-$(tr -dc a-z0-9 </dev/urandom | head -c 6) # a command execsnoop can be asked about
+printf '#!/bin/sh\nexit 0\n' >"$ROOT/usr/local/bin/$IMGX"
+chmod 0755 "$ROOT/usr/local/bin/$IMGX"
+REG_PORT=
+# from inside the container: the address beed pulls from
+registry_answers() {
+	[ "$(C curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$REG_PORT/v2/" 2>/dev/null)" = 200 ]
+}
+# probe $1 is down and every other one up
+only_down() {
+	local m
+	m=$(metrics | grep '^beed_probe_up{')
+	grep -qx "beed_probe_up{probe=\"$1\"} 0" <<<"$m" && ! grep -vF "probe=\"$1\"" <<<"$m" | grep -qv ' 1$'
+}
+# execsnoop's journal entry for an exec of $IMGX
+img_event() {
+	C journalctl -u beed -o json --no-pager PROBE=img "COMM=$IMGX" 2>/dev/null | grep -F '"MAP":"print_execs"' | tail -n 1
+}
+image_checks() {
+	local ref missing out rc entry index mode inv main
+	if [ ! -x "$REGISTRY_BIN" ] && ! make -C "$REPO" registry-tool >>"$LOG_DIR/registry.log" 2>&1; then
+		not_ok "make registry-tool extracts Debian's docker-registry" "$(tail -n 10 "$LOG_DIR/registry.log")"
+		return
+	fi
+	if REG_PORT=$(free_port) && start_registry "$REG_PORT" && wait_for 20 registry_answers; then
+		ok "a docker-registry on the host answers the container on 127.0.0.1:$REG_PORT (shared network namespace)"
+	else
+		not_ok "a docker-registry on the host answers the container on 127.0.0.1:${REG_PORT:-?}" \
+			"$(tail -n 10 "$LOG_DIR/registry.log")"
+		return
+	fi
+	ref=127.0.0.1:$REG_PORT/execsnoop:v1
+	missing=127.0.0.1:$REG_PORT/nothere:v1
+	# -o: the example's directory belongs to the package
+	if T=180 C env HOME=/root sh -c "mkdir -p /root/work && cd /root/work &&
+		bee build /usr/share/bee/examples/execsnoop.bpf.c $ref -o execsnoop.bpf.o && bee push $ref" \
+		>"$LOG_DIR/bee-image.log" 2>&1; then
+		ok "bee build /usr/share/bee/examples/execsnoop.bpf.c $ref + bee push $ref in the container"
+	else
+		not_ok "bee build /usr/share/bee/examples/execsnoop.bpf.c $ref + bee push $ref in the container" \
+			"$(tail -n 20 "$LOG_DIR/bee-image.log")"
+		return
+	fi
+
+	# pull = "always": the restart below tries the registry before the cache
+	printf '# added by tests/systemd/run.sh: a probe from an image\n[probes.img]\nimage = "%s"\npull = "always"\n' \
+		"$ref" >"$ROOT/etc/bee/probes.d/img.toml"
+	out=$(T=90 C systemctl reload beed 2>&1)
+	rc=$?
+	if [ $rc = 0 ] && wait_for 15 probe_up img; then
+		ok "systemctl reload beed pulls $ref and runs it (beed_probe_up{probe=\"img\"} 1)"
+	else
+		not_ok "systemctl reload beed pulls $ref and runs it (beed_probe_up{probe=\"img\"} 1)" \
+			"reload exit status $rc $out" "$(metrics | grep '^beed_probe_up')" "$(journal 15)"
+	fi
+	for _ in 1 2 3; do C "/usr/local/bin/$IMGX"; done
+	entry=
+	wait_for 15 eval 'entry=$(img_event); [ -n "$entry" ]'
+	if [ -n "$entry" ]; then
+		ok "the image's probe reports the exec of $IMGX in the journal (PROBE=img MAP=print_execs)"
+	else
+		not_ok "the image's probe reports the exec of $IMGX in the journal (PROBE=img MAP=print_execs)" \
+			"$(C journalctl -u beed -o json --no-pager PROBE=img -n 2 2>&1 | cut -c1-600)" "$(journal 10)"
+	fi
+	# the real path of StateDirectory= under DynamicUser=yes
+	index=$(C cat /var/lib/private/bee/store/index.json 2>&1)
+	mode=$(C stat -c 'uid %u, mode %a' /var/lib/private/bee/store/index.json 2>&1)
+	if grep -qF "\"$ref\"" <<<"$index"; then
+		ok "the image is in beed's store, /var/lib/private/bee/store/index.json names it ($mode)"
+	else
+		not_ok "the image is in beed's store, /var/lib/private/bee/store/index.json names $ref" \
+			"$index" "$(C ls -lR /var/lib/private/bee 2>&1 | head -n 20)"
+	fi
+
+	# an image that exists nowhere: one failed probe, which fails the reload
+	# (as any probe that does not load) and nothing else
+	main=$(show MainPID)
+	printf '# added by tests/systemd/run.sh: an image the registry lacks\n[probes.noimg]\nimage = "%s"\n' \
+		"$missing" >"$ROOT/etc/bee/probes.d/noimg.toml"
+	out=$(T=90 C systemctl reload beed 2>&1)
+	rc=$?
+	if wait_for 15 only_down noimg && [ "$(show ActiveState)" = active ] && [ "$(show MainPID)" = "$main" ]; then
+		ok "an image that exists nowhere is one failed probe (reload exit $rc; beed active, MainPID $main; beed_probe_up{probe=\"noimg\"} 0, every other probe 1)"
+	else
+		not_ok "an image that exists nowhere is one failed probe (beed active, beed_probe_up{probe=\"noimg\"} 0, every other probe 1)" \
+			"reload exit status $rc $out" "$(show ActiveState), MainPID $(show MainPID)" \
+			"$(metrics | grep '^beed_probe_up')" "$(journal 10)"
+	fi
+	out=$(messages "_SYSTEMD_INVOCATION_ID=$(show InvocationID)" | grep -F 'probe noimg failed' | tail -n 1)
+	if grep -qF "$missing" <<<"$out" && grep -qF 'not found in the registry' <<<"$out"; then
+		ok "the journal says why noimg failed (not found in the registry)"
+	else
+		not_ok "the journal says why noimg failed (not found in the registry)" "${out:-no 'probe noimg failed' line}" "$(journal 10)"
+	fi
+	rm -f "$ROOT/etc/bee/probes.d/noimg.toml"
+	T=90 C systemctl reload beed >/dev/null 2>&1 || say "reload without noimg failed: $(journal 5)"
+
+	# the registry is gone: a restart runs the cached image and says so
+	stop_registry
+	out=$(T=90 C systemctl restart beed 2>&1)
+	rc=$?
+	if [ $rc = 0 ] && [ "$(show ActiveState)" = active ] && wait_for 15 probe_up img; then
+		ok "without the registry, systemctl restart beed runs the cached image (active, beed_probe_up{probe=\"img\"} 1)"
+	else
+		not_ok "without the registry, systemctl restart beed runs the cached image (active, beed_probe_up{probe=\"img\"} 1)" \
+			"restart exit status $rc $out" "$(show ActiveState)" "$(metrics | grep '^beed_probe_up')" "$(journal 15)"
+	fi
+	# this start of the unit only
+	inv=$(show InvocationID)
+	out=$(messages "_SYSTEMD_INVOCATION_ID=$inv" | grep -F 'running the cached image' | tail -n 1)
+	if [ -n "$inv" ] && grep -qF 'cannot reach the registry' <<<"$out" && grep -qF 'running the cached image (sha256:' <<<"$out"; then
+		ok "the journal of this start says it cannot reach the registry and is ${out##*; }"
+	else
+		not_ok "the journal of this start says it cannot reach the registry and runs the cached image" \
+			"invocation ${inv:-?}: ${out:-no such line}" "$(journal 10)"
+	fi
+
+	rm -f "$ROOT/etc/bee/probes.d/img.toml"
+	T=90 C systemctl reload beed >/dev/null 2>&1 || say "reload without img failed: $(journal 5)"
+}
+image_checks
 
 # --- an invalid probes.d file: reload fails, beed keeps running --------------------------
 printf '[probes.broken]\nobjet = "/etc/bee/probes/user_probe.bpf.o"\n' >"$ROOT/etc/bee/probes.d/90-broken.toml"

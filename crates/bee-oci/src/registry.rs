@@ -88,6 +88,8 @@ pub struct Pulled {
 pub struct Client {
     opts: Options,
     rt: tokio::runtime::Runtime,
+    /// Whether reqwest can set up a default client here (checked once).
+    tls: std::cell::OnceCell<std::result::Result<(), String>>,
 }
 
 impl Client {
@@ -99,10 +101,15 @@ impl Client {
             .enable_all()
             .build()
             .map_err(|e| Error::io("tokio runtime", e))?;
-        Ok(Client { opts, rt })
+        Ok(Client { opts, rt, tls: std::cell::OnceCell::new() })
     }
 
-    fn oci(&self, registry: &str) -> oci_client::Client {
+    /// The oci-client for `registry` (errors name `what`). Built with
+    /// `try_from`: `oci_client::Client::new` answers a failed setup with a
+    /// default client (without these options) whose own setup panics the
+    /// same way, e.g. on a system without CA certificates, where even a
+    /// plain-HTTP registry cannot be used (reqwest sets up TLS up front).
+    fn oci(&self, registry: &str, what: &str) -> Result<oci_client::Client> {
         let protocol = if self.opts.plain_http {
             ClientProtocol::Http
         } else if crate::reference::is_loopback_host(registry) && !self.speaks_tls(registry) {
@@ -110,11 +117,24 @@ impl Client {
         } else {
             ClientProtocol::Https
         };
-        self.client_with(protocol, self.opts.insecure, self.opts.connect_timeout)
+        self.client_with(protocol, self.opts.insecure, self.opts.connect_timeout, what)
     }
 
-    fn client_with(&self, protocol: ClientProtocol, insecure: bool, connect: Duration) -> oci_client::Client {
-        oci_client::Client::new(ClientConfig {
+    fn client_with(
+        &self,
+        protocol: ClientProtocol,
+        insecure: bool,
+        connect: Duration,
+        what: &str,
+    ) -> Result<oci_client::Client> {
+        // oci-client's `try_from` also builds reqwest's default client (its
+        // struct update `..Default::default()`), which panics where that
+        // cannot be set up (no CA certificates): find out first, once
+        let ready = self.tls.get_or_init(|| reqwest::Client::builder().build().map(|_| ()).map_err(|e| chain(&e)));
+        if let Err(detail) = ready {
+            return Err(tls_error(what, detail));
+        }
+        oci_client::Client::try_from(ClientConfig {
             protocol,
             accept_invalid_certificates: insecure,
             platform_resolver: None,
@@ -123,6 +143,7 @@ impl Client {
             user_agent: concat!("bee/", env!("CARGO_PKG_VERSION")),
             ..ClientConfig::default()
         })
+        .map_err(|e| tls_error(what, &chain(&e)))
     }
 
     /// Whether a registry on this machine answers TLS (docker's rule for
@@ -131,7 +152,9 @@ impl Client {
     /// checks it unless `insecure`.
     fn speaks_tls(&self, registry: &str) -> bool {
         let Ok(r) = Ref::parse(&format!("{registry}/bee/probe:latest")) else { return false };
-        let probe = self.client_with(ClientProtocol::Https, true, Duration::from_secs(2));
+        let Ok(probe) = self.client_with(ClientProtocol::Https, true, Duration::from_secs(2), registry) else {
+            return false;
+        };
         let res = self.rt.block_on(probe.auth(r.oci(), &RegistryAuth::Anonymous, oci_client::RegistryOperation::Pull));
         !matches!(res, Err(OciDistributionError::RequestError(_)))
     }
@@ -147,7 +170,7 @@ impl Client {
     /// Checks that `registry` accepts `creds` (a request that needs them).
     pub fn login(&self, registry: &str, creds: &Credentials) -> Result<()> {
         let r = Ref::parse(&format!("{registry}/bee/login-check:latest"))?;
-        let client = self.oci(registry);
+        let client = self.oci(registry, registry)?;
         let auth = RegistryAuth::Basic(creds.username.clone(), creds.password.clone());
         let res = self.rt.block_on(async {
             client.auth(r.oci(), &auth, oci_client::RegistryOperation::Pull).await?;
@@ -166,7 +189,7 @@ impl Client {
     /// Pulls `r` for `arch` (OCI name) into `store`.
     pub fn pull(&self, store: &Store, r: &Ref, arch: &str, progress: &dyn Progress) -> Result<Pulled> {
         let name = r.name();
-        let client = self.oci(r.registry());
+        let client = self.oci(r.registry(), &name)?;
         let auth = self.auth(r.registry())?;
         let session = store.session()?;
         let mut written: Vec<Digest> = Vec::new();
@@ -283,7 +306,7 @@ impl Client {
     pub fn push(&self, store: &Store, r: &Ref, progress: &dyn Progress) -> Result<Digest> {
         let name = r.name();
         let top = store.resolve(&name)?.ok_or_else(|| Error::NotFound(name.clone()))?;
-        let client = self.oci(r.registry());
+        let client = self.oci(r.registry(), &name)?;
         let auth = self.auth(r.registry())?;
         let digest = top.digest().ok_or_else(|| Error::format(&name, "bad digest in the store"))?;
         let max = self.opts.max_blob;
@@ -383,6 +406,21 @@ fn kind(media_type: &str) -> &'static str {
         media::BEE_PROGRAM => "program",
         media::BEE_CONFIG | media::OCI_CONFIG | media::DOCKER_CONFIG => "config",
         _ => "layer",
+    }
+}
+
+/// A client that could not be set up (no CA certificates, most often).
+fn tls_error(what: &str, detail: &str) -> Error {
+    let hint = if detail.contains("CA certificates") {
+        " (install the ca-certificates package, or set SSL_CERT_FILE to a CA bundle; \
+         plain-HTTP registries need it too)"
+    } else {
+        ""
+    };
+    Error::Registry {
+        reference: what.to_string(),
+        msg: format!("cannot set up TLS: {detail}{hint}"),
+        unreachable: false,
     }
 }
 

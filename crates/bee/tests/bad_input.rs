@@ -235,3 +235,23 @@ fn init_unknown_example() -> TestResult {
     assert!(!tmp.path().join("nosuch.bpf.c").exists());
     Ok(())
 }
+
+/// Without CA certificates (none where SSL_CERT_FILE/SSL_CERT_DIR point)
+/// reqwest cannot set up its TLS: one clear error saying what to install,
+/// not oci-client's panic. Fails before any connection (port 1).
+#[test]
+fn pull_without_ca_certificates() -> TestResult {
+    let tmp = tempdir()?;
+    let store = tmp.path().join("store");
+    let out = std::process::Command::new(common::bee())
+        .args(["--storage", &s(&store), "pull", "127.0.0.1:1/probe:v1"])
+        .current_dir(tmp.path())
+        .stdin(std::process::Stdio::null())
+        .env_remove("RUST_BACKTRACE")
+        .env("SSL_CERT_FILE", tmp.path().join("no-bundle.pem"))
+        .env("SSL_CERT_DIR", tmp.path().join("no-certs"))
+        .output()?;
+    let ran = common::Ran::from(out);
+    failed_with(&ran, &["127.0.0.1:1/probe:v1", "No CA certificates", "ca-certificates"], true)?;
+    Ok(())
+}
