@@ -6,8 +6,9 @@ CONFIG ?= packaging/beed.toml
 # Debian packages the build, the tests and the benchmark need (tmux: the
 # terminal UI tests of bee run; procps: kill(1) in tests; skopeo: pushes and
 # reads OCI images independently of bee; apache2-utils: htpasswd -B for the
-# test registry's users).
-DEB_DEPS := clang llvm libelf-dev zlib1g-dev pkg-config make gcc bpftool prometheus curl libbpf-dev iproute2 tmux procps skopeo apache2-utils openssl
+# test registry's users; python3: deploy/grafana/gen.py, re-run by
+# tests/dashboard.rs).
+DEB_DEPS := clang llvm libelf-dev zlib1g-dev pkg-config make gcc bpftool prometheus curl libbpf-dev iproute2 tmux procps skopeo apache2-utils openssl python3
 DEPS_STAMP := target/.deps-installed
 # the test OCI registry (bee_testutil::registry), see registry-tool below
 REGISTRY_DIR := target/tools/docker-registry

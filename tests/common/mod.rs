@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests of `tests/` and `tests/kernel/`:
 //! the C fixtures (compiled by `bee_testutil`),
-//! running the real beed binary, scraping it.
+//! running the real beed binary, scraping it; the Grafana dashboard's
+//! queries ([`dashboard`]).
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -13,6 +14,8 @@ use std::time::{Duration, Instant};
 pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 pub use bee_testutil::*;
+
+pub mod dashboard;
 
 /// `promtool check metrics` on a scrape: Ok unless it does not parse or
 /// lint findings concern more than bumblebee's own counter names.
