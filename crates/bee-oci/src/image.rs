@@ -285,7 +285,9 @@ pub fn summarize(store: &Store, e: &Entry) -> Summary {
             if let Some(p) = &md.platform {
                 s.arches.push(p.architecture.clone());
             }
-            s.size += m.config.size + m.layers.iter().map(|l| l.size).sum::<u64>();
+            // sizes come from descriptors, which another tool may have written
+            let blobs = m.layers.iter().fold(m.config.size, |a, l| a.saturating_add(l.size));
+            s.size = s.size.saturating_add(blobs);
             if s.created.is_none() {
                 s.created = m.annotations.get(media::CREATED).cloned();
             }
@@ -294,7 +296,7 @@ pub fn summarize(store: &Store, e: &Entry) -> Summary {
     match read_document(store, &e.name, d, crate::store::DEFAULT_MAX_BLOB) {
         Ok(Document::Index(ix)) => {
             for md in &ix.manifests {
-                s.size += md.size;
+                s.size = s.size.saturating_add(md.size);
                 add_manifest(&mut s, md);
             }
         }
