@@ -25,6 +25,7 @@ mod conventions;
 mod crash;
 mod daemon;
 mod examples;
+mod health;
 mod http_abuse;
 mod images;
 mod injection;
