@@ -72,7 +72,10 @@ previous=$(podman image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
 # `repository`, else the checkout's origin
 labels=()
 [ -n "$source" ] && labels+=(--label "org.opencontainers.image.source=$source")
-podman build --quiet --file "$ctx/Containerfile" --tag "$image" --tag "${image%:*}:latest" "${labels[@]}" \
+# no layers, so no cache (buildah 1.28 reuses a cached LABEL step whose ARG
+# values changed: a new commit kept the old revision label) and no
+# intermediate images left behind; the build is two COPYs
+podman build --quiet --layers=false --file "$ctx/Containerfile" --tag "$image" --tag "${image%:*}:latest" "${labels[@]}" \
 	--build-arg VERSION="$version" --build-arg REVISION="$revision" \
 	--build-arg CREATED="$created" "$ctx" >&2
 # the image this build replaced, unless a container or another tag uses it
