@@ -105,10 +105,11 @@ fi
 labels=$(podman image inspect --format '{{json .Config.Labels}}' "$IMAGE")
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$REPO/Cargo.toml" | head -n 1)
 jq_true() { jq -e "$@" >/dev/null; }
-check "labels: org.opencontainers.image.title, description, version $version, revision, licenses" \
-	jq_true --arg v "$version" '.["org.opencontainers.image.title"] == "beed" and .["org.opencontainers.image.version"] == $v
+revision=$(git -C "$REPO" rev-parse HEAD 2>/dev/null || echo unknown)
+check "labels: org.opencontainers.image.title, description, version $version, revision ${revision:0:12}, licenses" \
+	jq_true --arg v "$version" --arg rev "$revision" '.["org.opencontainers.image.title"] == "beed" and .["org.opencontainers.image.version"] == $v
 		and .["org.opencontainers.image.licenses"] == "Apache-2.0" and (.["org.opencontainers.image.description"] | length > 0)
-		and (.["org.opencontainers.image.revision"] | length > 0)' <<<"$labels"
+		and (.["org.opencontainers.image.revision"] | startswith($rev))' <<<"$labels"
 config=$(podman image inspect --format '{{json .Config}}' "$IMAGE")
 check "user 65532, EXPOSE 9091, STOPSIGNAL SIGTERM, ENTRYPOINT beed" \
 	jq_true '.User == "65532:65532" and (.ExposedPorts | has("9091/tcp")) and .StopSignal == "SIGTERM"
