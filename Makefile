@@ -30,6 +30,7 @@ test: deps registry-tool tracefs
 	$(CARGO) test --all-targets --all-features -- --test-threads=1
 	$(MAKE) test-systemd
 	$(MAKE) test-kernels
+	$(MAKE) test-container
 
 # the tests that need neither root nor the kernel (no `root-tests` feature:
 # tests/kernel/ and the runtime's collect.rs are not even built); any user
@@ -106,3 +107,35 @@ test-systemd: deps
 .PHONY: test-kernels
 test-kernels: deps
 	tests/kernels/run.sh
+
+# --- the container image (deploy/container/, tests/container/) ---
+.PHONY: image container-deps test-container
+
+# podman builds and runs the image (runc: this machine's hybrid cgroups, which
+# crun refuses; catatonit: the pause process of pods); jq for the build and
+# seccomp scripts, netcat-openbsd for the test's listener
+CONTAINER_DEBS := podman runc catatonit golang-github-containers-common jq netcat-openbsd
+CONTAINER_STAMP := target/.container-deps-installed
+# what podman needs on this machine (no CAP_SYS_RESOURCE for its default
+# ulimits, runc, cgroupfs): passed to every podman run here, never written to /etc
+export CONTAINERS_CONF ?= $(CURDIR)/deploy/container/containers.conf
+
+container-deps: $(CONTAINER_STAMP)
+
+$(CONTAINER_STAMP): Makefile
+	@missing=$$(for p in $(CONTAINER_DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@mkdir -p target && touch $@
+
+# localhost/beed:<version> (and :latest), FROM scratch, offline; prints its size
+image: deps container-deps
+	deploy/container/build.sh
+
+# builds the image and runs it under podman with README's flags, scraped by a
+# real Prometheus (root; ~2 min warm)
+test-container: deps container-deps tracefs
+	tests/container/run.sh
+# --- end container ---

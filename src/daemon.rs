@@ -59,8 +59,9 @@ pub fn run(config_path: &Path) -> Result<()> {
     info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
     registry.register(Box::new(info))?;
 
+    let health = crate::http::Health::default();
     if let Some(addr) = cfg.metrics_listen {
-        let local = crate::http::serve(addr, registry.clone(), text.clone())
+        let local = crate::http::serve(addr, registry.clone(), text.clone(), health.clone())
             .with_context(|| format!("metrics.listen: cannot listen on {addr} (in {})", cfg.path.display()))?;
         tracing::info!("serving metrics on http://{local}/metrics");
     }
@@ -75,8 +76,10 @@ pub fn run(config_path: &Path) -> Result<()> {
         move || Outputs::open(registry, text, selfm, events, rate)
     };
     let handle = engine::spawn(setup, outputs, watchdog).context("starting the engine thread")?;
+    health.set_running(true);
     RuntimeMetrics::register(&registry, handle.status.clone()).context("registering runtime metrics")?;
     let Some(report) = handle.report() else {
+        health.set_running(false);
         let why = handle.died();
         let _ = sd_notify::notify(false, &[NotifyState::Status(&why)]);
         anyhow::bail!("{why} while loading probes");
@@ -84,6 +87,7 @@ pub fn run(config_path: &Path) -> Result<()> {
     let mut summary = report.summary();
     let mut generation = 0u64;
     record_reload(&rundir, &selfm, &mut generation, &report, None);
+    health.set_ready(true);
     tracing::info!("ready: {summary}; events go to {}", report.note);
     let _ = sd_notify::notify(false, &[NotifyState::Ready, NotifyState::Status(&summary)]);
 
@@ -98,6 +102,7 @@ pub fn run(config_path: &Path) -> Result<()> {
             // the engine ended on its own: every probe is gone with it (its
             // status says so), and the watchdog it pinged stops; exit so the
             // service manager restarts us
+            health.set_running(false);
             let why = handle.died();
             let _ = sd_notify::notify(false, &[NotifyState::Status(&format!("failed: {why}"))]);
             anyhow::bail!("{why}; every probe is down");
@@ -135,6 +140,7 @@ pub fn run(config_path: &Path) -> Result<()> {
     }
     let _ = sd_notify::notify(false, &[NotifyState::Stopping, NotifyState::Status("stopping: draining ring buffers")]);
     let stats = handle.stats.clone();
+    health.set_running(false);
     handle.stop();
     tracing::info!("stopped: {} records read; every probe detached", stats.records.load(Ordering::Relaxed));
     Ok(())

@@ -14,6 +14,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -128,18 +129,65 @@ impl Bodies {
     }
 }
 
+/// What `/healthz` and `/readyz` answer, set by the daemon as the engine
+/// starts, loads and stops (a liveness and a readiness probe for container
+/// orchestrators).
+#[derive(Clone, Debug, Default)]
+pub struct Health(Arc<HealthFlags>);
+
+#[derive(Debug, Default)]
+struct HealthFlags {
+    running: AtomicBool,
+    ready: AtomicBool,
+}
+
+impl Health {
+    /// The engine thread runs (`/healthz` 200) or not (503).
+    pub fn set_running(&self, running: bool) {
+        self.0.running.store(running, Ordering::Relaxed);
+    }
+
+    /// Every configured probe was tried (the first load report came, each
+    /// probe up or failed): `/readyz` 200 while the engine runs.
+    pub fn set_ready(&self, ready: bool) {
+        self.0.ready.store(ready, Ordering::Relaxed);
+    }
+
+    fn running(&self) -> bool {
+        self.0.running.load(Ordering::Relaxed)
+    }
+
+    fn ready(&self) -> bool {
+        self.running() && self.0.ready.load(Ordering::Relaxed)
+    }
+}
+
 /// What every connection's service reads.
 struct Shared {
     registry: Registry,
     text: TextRegistry,
     bodies: Mutex<Bodies>,
+    health: Health,
 }
 
-const INDEX: &[u8] =
-    b"<html><head><title>beed</title></head><body><h1>beed</h1><p><a href=\"/metrics\">Metrics</a></p></body></html>\n";
+const INDEX: &[u8] = b"<html><head><title>beed</title></head><body><h1>beed</h1><p><a href=\"/metrics\">Metrics</a> \
+    <a href=\"/healthz\">/healthz</a> <a href=\"/readyz\">/readyz</a></p></body></html>\n";
+
+const NOT_RUNNING: &[u8] = b"the engine is not running\n";
 
 fn respond(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Bytes>> {
-    let (status, ctype, body): (StatusCode, &str, Bytes) = match (req.method(), req.uri().path()) {
+    let (status, ctype, body) = route(shared, req.method(), req.uri().path());
+    let mut resp = Response::new(Full::new(body));
+    *resp.status_mut() = status;
+    if let Ok(v) = hyper::header::HeaderValue::from_str(ctype) {
+        resp.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+    }
+    resp
+}
+
+/// The status, content type and body of a request for `path`.
+fn route(shared: &Shared, method: &Method, path: &str) -> (StatusCode, &'static str, Bytes) {
+    match (method, path) {
         // the headers a GET would have, without rendering (no Content-Length)
         (&Method::HEAD, "/metrics") => (StatusCode::OK, prometheus::TEXT_FORMAT, Bytes::new()),
         (&Method::GET, "/metrics") => {
@@ -150,17 +198,25 @@ fn respond(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Bytes>> {
             }
         }
         (&Method::GET | &Method::HEAD, "/") => (StatusCode::OK, "text/html", Bytes::from_static(INDEX)),
+        (&Method::GET | &Method::HEAD, "/healthz") => {
+            if shared.health.running() {
+                (StatusCode::OK, "text/plain", Bytes::from_static(b"ok\n"))
+            } else {
+                (StatusCode::SERVICE_UNAVAILABLE, "text/plain", Bytes::from_static(NOT_RUNNING))
+            }
+        }
+        (&Method::GET | &Method::HEAD, "/readyz") => match (shared.health.running(), shared.health.ready()) {
+            (_, true) => (StatusCode::OK, "text/plain", Bytes::from_static(b"ready\n")),
+            (true, false) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "text/plain", Bytes::from_static(b"not ready: loading probes\n"))
+            }
+            (false, false) => (StatusCode::SERVICE_UNAVAILABLE, "text/plain", Bytes::from_static(NOT_RUNNING)),
+        },
         (&Method::GET | &Method::HEAD, _) => {
             (StatusCode::NOT_FOUND, "text/plain", Bytes::from_static(b"not found; try /metrics\n"))
         }
         _ => (StatusCode::METHOD_NOT_ALLOWED, "text/plain", Bytes::from_static(b"only GET and HEAD\n")),
-    };
-    let mut resp = Response::new(Full::new(body));
-    *resp.status_mut() = status;
-    if let Ok(v) = hyper::header::HeaderValue::from_str(ctype) {
-        resp.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
     }
-    resp
 }
 
 /// A stream whose writes fail with `TimedOut` once none could make progress
@@ -298,13 +354,14 @@ impl AcceptErrors {
 }
 
 /// Binds `addr` now (so a taken port is reported at start-up) and serves
-/// `/metrics` on a background thread.
-pub fn serve(addr: SocketAddr, registry: Registry, text: TextRegistry) -> std::io::Result<SocketAddr> {
+/// `/metrics`, `/healthz` and `/readyz` (from `health`) on a background
+/// thread.
+pub fn serve(addr: SocketAddr, registry: Registry, text: TextRegistry, health: Health) -> std::io::Result<SocketAddr> {
     let std_listener = std::net::TcpListener::bind(addr)?;
     std_listener.set_nonblocking(true)?;
     let local = std_listener.local_addr()?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build()?;
-    let shared = Arc::new(Shared { registry, text, bodies: Mutex::new(Bodies::default()) });
+    let shared = Arc::new(Shared { registry, text, bodies: Mutex::new(Bodies::default()), health });
     std::thread::Builder::new().name("beed-http".into()).spawn(move || {
         rt.block_on(async move {
             let listener = match tokio::net::TcpListener::from_std(std_listener) {
@@ -335,4 +392,50 @@ pub fn serve(addr: SocketAddr, registry: Registry, text: TextRegistry) -> std::i
         });
     })?;
     Ok(local)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared(health: Health) -> Shared {
+        Shared { registry: Registry::new(), text: TextRegistry::default(), bodies: Mutex::default(), health }
+    }
+
+    fn get(shared: &Shared, path: &str) -> (u16, String) {
+        let (status, _, body) = route(shared, &Method::GET, path);
+        (status.as_u16(), String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[test]
+    fn health_follows_the_engine_and_readiness_the_first_load() {
+        let health = Health::default();
+        let s = shared(health.clone());
+        // before the engine started
+        assert_eq!(get(&s, "/healthz"), (503, "the engine is not running\n".into()));
+        assert_eq!(get(&s, "/readyz"), (503, "the engine is not running\n".into()));
+        // loading probes
+        health.set_running(true);
+        assert_eq!(get(&s, "/healthz"), (200, "ok\n".into()));
+        assert_eq!(get(&s, "/readyz"), (503, "not ready: loading probes\n".into()));
+        // every probe tried
+        health.set_ready(true);
+        assert_eq!(get(&s, "/healthz"), (200, "ok\n".into()));
+        assert_eq!(get(&s, "/readyz"), (200, "ready\n".into()));
+        // HEAD answers the same status
+        assert_eq!(route(&s, &Method::HEAD, "/readyz").0, StatusCode::OK);
+        // the engine stopped (SIGTERM, or died): neither live nor ready
+        health.set_running(false);
+        assert_eq!(get(&s, "/healthz"), (503, "the engine is not running\n".into()));
+        assert_eq!(get(&s, "/readyz"), (503, "the engine is not running\n".into()));
+    }
+
+    #[test]
+    fn other_paths_and_methods() {
+        // (/metrics renders on the server's runtime: tests/kernel/ scrape it)
+        let s = shared(Health::default());
+        assert_eq!(get(&s, "/").0, 200);
+        assert_eq!(get(&s, "/healthz/x").0, 404);
+        assert_eq!(route(&s, &Method::POST, "/readyz").0, StatusCode::METHOD_NOT_ALLOWED);
+    }
 }

@@ -130,6 +130,13 @@ pub fn start(dir: &Path, config: &str) -> Result<Beed, String> {
 /// `start`, with beed run through `wrapper` (a command and its arguments
 /// that execs the rest, e.g. `nsenter --net=...`) and extra environment.
 pub fn start_with(dir: &Path, config: &str, wrapper: &[&str], env: &[(&str, &str)]) -> Result<Beed, String> {
+    let mut b = spawn_with(dir, config, wrapper, env)?;
+    b.wait_ready()?;
+    Ok(b)
+}
+
+/// `start_with` without waiting for readiness ([`Beed::wait_ready`] does).
+pub fn spawn_with(dir: &Path, config: &str, wrapper: &[&str], env: &[(&str, &str)]) -> Result<Beed, String> {
     let port = free_port();
     let path = dir.join("beed.toml");
     std::fs::write(&path, config.replace("{port}", &port.to_string())).map_err(|e| e.to_string())?;
@@ -155,29 +162,33 @@ pub fn start_with(dir: &Path, config: &str, wrapper: &[&str], env: &[(&str, &str
         .map_err(|e| format!("starting beed: {e}"))?;
     let stderr = pump(child.stderr.take().ok_or("no stderr")?);
     let stdout = pump(child.stdout.take().ok_or("no stdout")?);
-    let mut b = Beed { child, port, stderr, stdout, log: Vec::new(), events: Vec::new() };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        match b.stderr.recv_timeout(Duration::from_millis(100)) {
-            Ok(line) => {
-                let ready = line.contains("ready:");
-                b.log.push(line);
-                if ready {
-                    return Ok(b);
-                }
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                if let Ok(Some(st)) = b.child.try_wait() {
-                    return Err(format!("beed exited with {st} before ready:\n{}", b.log.join("\n")));
-                }
-            }
-            Err(_) => return Err(format!("beed closed stderr before ready:\n{}", b.log.join("\n"))),
-        }
-    }
-    Err(format!("beed not ready after 30s:\n{}", b.log.join("\n")))
+    Ok(Beed { child, port, stderr, stdout, log: Vec::new(), events: Vec::new() })
 }
 
 impl Beed {
+    /// Waits up to 30 s for beed to report readiness (`ready:` on stderr).
+    pub fn wait_ready(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            match self.stderr.recv_timeout(Duration::from_millis(100)) {
+                Ok(line) => {
+                    let ready = line.contains("ready:");
+                    self.log.push(line);
+                    if ready {
+                        return Ok(());
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if let Ok(Some(st)) = self.child.try_wait() {
+                        return Err(format!("beed exited with {st} before ready:\n{}", self.log.join("\n")));
+                    }
+                }
+                Err(_) => return Err(format!("beed closed stderr before ready:\n{}", self.log.join("\n"))),
+            }
+        }
+        Err(format!("beed not ready after 30s:\n{}", self.log.join("\n")))
+    }
+
     /// GET /metrics.
     pub fn scrape(&self) -> Result<String, String> {
         http_get(self.port, "/metrics")
@@ -233,6 +244,19 @@ impl Beed {
         }
         (status, rest)
     }
+}
+
+/// GET `path`: the response's status code and body.
+pub fn http_status(port: u16, path: &str) -> Result<(u16, String), String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect: {e}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).map_err(|e| e.to_string())?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).map_err(|e| e.to_string())?;
+    let (head, body) = buf.split_once("\r\n\r\n").ok_or("no body")?;
+    // HTTP/1.1 200 OK
+    let code = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).ok_or(format!("no status in {head:?}"))?;
+    Ok((code, body.to_string()))
 }
 
 pub fn http_get(port: u16, path: &str) -> Result<String, String> {

@@ -26,6 +26,7 @@ mod crash;
 mod daemon;
 mod dashboard;
 mod examples;
+mod health;
 mod http_abuse;
 mod images;
 mod injection;

@@ -42,40 +42,9 @@ LOG_DIR=$REPO/target/systemd-test
 CONTAINER_LIFETIME=900 # hard limit on the container, whatever happens to this script
 
 T0=$(date +%s)
-pass=0 fail=0
+# say, elapsed, ok, not_ok, summary, bail, wait_for, port_in_use
+. "$REPO/tests/lib/checks.sh"
 WORK='' TIMEOUT_PID='' NSPAWN_PID='' CPID='' REG_PID='' KEEP=${BEED_TEST_KEEP:-0}
-
-say() { printf '# %s\n' "$*"; }
-elapsed() { echo "$(($(date +%s) - T0))s"; }
-ok() { pass=$((pass + 1)); echo "ok - $*"; }
-not_ok() {
-	fail=$((fail + 1))
-	echo "not ok - $1"
-	shift
-	local l
-	for l in "$@"; do [ -n "$l" ] && printf '%s\n' "$l" | sed 's/^/#   /'; done
-	return 0
-}
-summary() {
-	say "total time $(elapsed)"
-	echo "$pass passed, $fail failed"
-}
-# an infrastructure step failed: nothing after it can be checked
-bail() {
-	not_ok "$@"
-	summary
-	exit 1
-}
-
-# wait_for SECONDS COMMAND...: retry every 0.5 s until the command succeeds
-wait_for() {
-	local end=$(($(date +%s) + $1))
-	shift
-	until "$@"; do
-		[ "$(date +%s)" -ge "$end" ] && return 1
-		sleep 0.5
-	done
-}
 
 [ "$(id -u)" = 0 ] || { echo "tests/systemd/run.sh: needs root (it boots a container)" >&2; exit 1; }
 mkdir -p "$LOG_DIR"
@@ -277,20 +246,7 @@ mkdir -p "$ROOT"
 tar -C "$ROOT" --numeric-owner -xf "$CACHE_TAR" || bail "unpack $CACHE_TAR"
 
 # a free port on the (shared) host network for the container's beed
-port_in_use() {
-	local hex
-	hex=$(printf '%04X' "$1")
-	cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v p=":$hex" '$2 ~ p"$" { found = 1 } END { exit !found }'
-}
-free_port() {
-	local p
-	for _ in $(seq 1 50); do
-		p=$((20000 + RANDOM % 30000))
-		port_in_use "$p" || { echo "$p"; return 0; }
-	done
-	return 1
-}
-PORT=$(free_port) || bail "find a free TCP port"
+free_port PORT || bail "find a free TCP port"
 
 # the shipped default config, listening on that port
 mkdir -p "$ROOT/etc/bee/probes" "$ROOT/etc/bee/probes.d"
@@ -553,7 +509,7 @@ image_checks() {
 		not_ok "make registry-tool extracts Debian's docker-registry" "$(tail -n 10 "$LOG_DIR/registry.log")"
 		return
 	fi
-	if REG_PORT=$(free_port) && start_registry "$REG_PORT" && wait_for 20 registry_answers; then
+	if free_port REG_PORT && start_registry "$REG_PORT" && wait_for 20 registry_answers; then
 		ok "a docker-registry on the host answers the container on 127.0.0.1:$REG_PORT (shared network namespace)"
 	else
 		not_ok "a docker-registry on the host answers the container on 127.0.0.1:${REG_PORT:-?}" \

@@ -95,6 +95,26 @@ impl Caps {
     }
 }
 
+/// What confines this process, as far as a refused `bpf()` needs it: its
+/// capabilities and whether a seccomp filter applies to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Confinement {
+    pub caps: Caps,
+    /// A seccomp filter applies (`Seccomp: 2` in /proc/self/status); `None`
+    /// when that could not be read.
+    pub seccomp: Option<bool>,
+}
+
+impl Confinement {
+    /// This process' capabilities and seccomp mode.
+    pub fn current() -> Confinement {
+        let seccomp = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|status| status.lines().find_map(|l| l.strip_prefix("Seccomp:")).map(|mode| mode.trim() == "2"));
+        Confinement { caps: Caps::current(), seccomp }
+    }
+}
+
 /// What was looked up on this system for classifying a failure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Facts {
@@ -274,6 +294,11 @@ pub fn attach_target<'a>(section: &'a str, configured: Option<&'a str>) -> &'a s
 /// Why loading an object failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LoadCause {
+    /// `bpf()` itself was refused with `EPERM` (libbpf could not load even
+    /// its trivial probing program, and blames RLIMIT_MEMLOCK, which no
+    /// kernel since 5.11 uses for BPF): a seccomp filter (a container
+    /// runtime's default profile refuses `bpf`) or a missing CAP_BPF.
+    BpfRefused { confinement: Confinement },
     /// `ENOMEM` or `E2BIG` creating map `map`, of about `bytes` of kernel
     /// memory.
     MapMemory { map: String, bytes: u64, too_big: bool },
@@ -288,11 +313,45 @@ pub enum LoadCause {
     Other,
 }
 
+impl LoadCause {
+    /// What to say about a refused `bpf()`: both possible causes, the one
+    /// this process' confinement points at first, and what to do.
+    pub fn bpf_refused_text(confinement: &Confinement) -> String {
+        let head = "bpf() refused (EPERM): seccomp or missing CAP_BPF";
+        let allow = "allow the bpf and perf_event_open system calls (containers: the seccomp profile in \
+                     beed's deploy/container/seccomp.json, with --security-opt seccomp=FILE or as a \
+                     Kubernetes Localhost profile)";
+        if !confinement.caps.has(Capability::Bpf) && !confinement.caps.has(Capability::SysAdmin) {
+            format!(
+                "{head}: beed lacks CAP_BPF; run it as root or with CAP_BPF and CAP_PERFMON \
+                 (containers: --cap-add=BPF,PERFMON,DAC_READ_SEARCH){}",
+                if confinement.seccomp == Some(true) { format!(", and {allow}") } else { String::new() }
+            )
+        } else if confinement.seccomp == Some(false) {
+            format!(
+                "{head}: beed holds CAP_BPF and no seccomp filter applies to it, so a security module \
+                 (SELinux, AppArmor, lockdown) refused it"
+            )
+        } else {
+            format!("{head}: beed holds CAP_BPF, so a seccomp filter refused it: {allow}")
+        }
+    }
+}
+
 /// The load-specific cause of a load that failed with `code`, from
-/// libbpf's `log` while loading and the approximate kernel memory of each
-/// map (`sizes`); `None` when the failure is not one of those (then
-/// [`program_cause`] may explain it).
-pub fn classify_load(log: &str, code: Code, sizes: &[(String, u64)]) -> Option<LoadCause> {
+/// libbpf's `log` while loading, the approximate kernel memory of each map
+/// (`sizes`) and what confines this process; `None` when the failure is not
+/// one of those (then [`program_cause`] may explain it).
+pub fn classify_load(log: &str, code: Code, sizes: &[(String, u64)], confinement: &Confinement) -> Option<LoadCause> {
+    // libbpf's first bpf() call loads a trivial program: EPERM there is
+    // bpf() refused as such, whatever the object holds (libbpf's message
+    // names only RLIMIT_MEMLOCK; `bpf_object__probe_loading` is the function
+    // that says it, in every libbpf since 0.1)
+    if code.errno == Some(libc::EPERM)
+        && (log.contains("bpf_object__probe_loading") || log.contains("Couldn't load trivial BPF program"))
+    {
+        return Some(LoadCause::BpfRefused { confinement: *confinement });
+    }
     if matches!(code.kind, ErrorKind::TooBig | ErrorKind::OutOfMemory) {
         // the code says the kernel had no room; only the log says for which
         // map (libbpf: "map 'NAME': failed to create: -ENOMEM")
@@ -366,6 +425,8 @@ mod tests {
 
     const ALL_CAPS: Caps = Caps { effective: Some(u64::MAX) };
     const NO_CAPS: Caps = Caps { effective: Some(0) };
+    /// root, outside any container
+    const ROOT: Confinement = Confinement { caps: ALL_CAPS, seccomp: Some(false) };
 
     fn facts(caps: Caps) -> Facts {
         Facts { kprobes: true, kallsyms: None, caps }
@@ -571,31 +632,78 @@ mod tests {
     #[test]
     fn load_causes() -> TestResult {
         let sizes = [("counter".to_string(), 96u64 << 30)];
-        let nomem = classify_load(MAP_ENOMEM, Code::from_errno(libc::ENOMEM), &sizes);
+        let nomem = classify_load(MAP_ENOMEM, Code::from_errno(libc::ENOMEM), &sizes, &ROOT);
         assert_eq!(nomem, Some(LoadCause::MapMemory { map: "counter".into(), bytes: 96 << 30, too_big: false }));
-        let e2big = classify_load(&MAP_ENOMEM.replace("ENOMEM", "E2BIG"), Code::from_errno(libc::E2BIG), &[]);
+        let e2big = classify_load(&MAP_ENOMEM.replace("ENOMEM", "E2BIG"), Code::from_errno(libc::E2BIG), &[], &ROOT);
         assert_eq!(e2big, Some(LoadCause::MapMemory { map: "counter".into(), bytes: 0, too_big: true }));
         // ENOMEM without a map line: not a map's size
-        assert_eq!(classify_load(TRAMPOLINE, Code::from_errno(libc::ENOMEM), &sizes), None);
+        assert_eq!(classify_load(TRAMPOLINE, Code::from_errno(libc::ENOMEM), &sizes, &ROOT), None);
         // a map line, but another code
-        assert_eq!(classify_load(MAP_ENOMEM, Code::from_errno(libc::EINVAL), &sizes), None);
+        assert_eq!(classify_load(MAP_ENOMEM, Code::from_errno(libc::EINVAL), &sizes, &ROOT), None);
 
-        assert_eq!(classify_load(NO_BTF, Code::from_errno(libc::ESRCH), &[]), Some(LoadCause::NoKernelBtf));
-        assert_eq!(classify_load(NO_FUNC, Code::from_errno(libc::ESRCH), &[]), None);
+        assert_eq!(classify_load(NO_BTF, Code::from_errno(libc::ESRCH), &[], &ROOT), Some(LoadCause::NoKernelBtf));
+        assert_eq!(classify_load(NO_FUNC, Code::from_errno(libc::ESRCH), &[], &ROOT), None);
 
         let verifier = Some(LoadCause::Verifier { program: "unchecked".into() });
-        assert_eq!(classify_load(VERIFIER, Code::from_errno(libc::EACCES), &[]), verifier);
-        assert_eq!(classify_load(VERIFIER, Code::from_errno(libc::EINVAL), &[]), verifier);
-        assert_eq!(classify_load(VERIFIER, Code::from_errno(libc::EPERM), &[]), None);
+        assert_eq!(classify_load(VERIFIER, Code::from_errno(libc::EACCES), &[], &ROOT), verifier);
+        assert_eq!(classify_load(VERIFIER, Code::from_errno(libc::EINVAL), &[], &ROOT), verifier);
+        assert_eq!(classify_load(VERIFIER, Code::from_errno(libc::EPERM), &[], &ROOT), None);
         let no_name = VERIFIER.replace("prog 'unchecked'", "program");
         assert_eq!(
-            classify_load(&no_name, Code::from_errno(libc::EACCES), &[]),
+            classify_load(&no_name, Code::from_errno(libc::EACCES), &[], &ROOT),
             Some(LoadCause::Verifier { program: String::new() })
         );
-        assert_eq!(classify_load(TRAMPOLINE, Code::from_errno(libc::EPERM), &[]), None);
+        assert_eq!(classify_load(TRAMPOLINE, Code::from_errno(libc::EPERM), &[], &ROOT), None);
         assert_eq!(failed_program(TRAMPOLINE), Some("prog"));
         assert_eq!(failed_program(NO_BTF), None);
         Ok(())
+    }
+
+    /// libbpf 1.7's log when its first bpf() call (the trivial program it
+    /// loads to probe the kernel) gets EPERM.
+    const PROBE_EPERM: &str = "libbpf: Error in bpf_object__probe_loading(): -EPERM. Couldn't load trivial BPF \
+                               program. Make sure your kernel supports BPF (CONFIG_BPF_SYSCALL=y) and/or that \
+                               RLIMIT_MEMLOCK is set to big enough value.\n";
+
+    #[test]
+    fn refused_bpf_is_seccomp_or_a_missing_cap_bpf() {
+        let eperm = Code::from_errno(libc::EPERM);
+        let in_container = Confinement { caps: caps(&[Capability::Bpf, Capability::Perfmon]), seccomp: Some(true) };
+        let refused = |c: Confinement| Some(LoadCause::BpfRefused { confinement: c });
+        assert_eq!(classify_load(PROBE_EPERM, eperm, &[], &in_container), refused(in_container));
+        // whoever refused it, the cause is the same; its text tells which
+        let no_caps = Confinement { caps: NO_CAPS, seccomp: Some(false) };
+        assert_eq!(classify_load(PROBE_EPERM, eperm, &[], &no_caps), refused(no_caps));
+        assert_eq!(classify_load(PROBE_EPERM, eperm, &[], &ROOT), refused(ROOT));
+        // libbpf before 1.0 words the errno differently
+        let old = "libbpf: Error in bpf_object__probe_loading():Operation not permitted(1). Couldn't load \
+                   trivial BPF program.\n";
+        assert_eq!(classify_load(old, eperm, &[], &in_container), refused(in_container));
+        // another code, or EPERM on a program rather than on bpf() itself
+        assert_eq!(classify_load(PROBE_EPERM, Code::from_errno(libc::EINVAL), &[], &in_container), None);
+        assert_eq!(classify_load(TRAMPOLINE, eperm, &[], &in_container), None);
+
+        let text = LoadCause::bpf_refused_text;
+        let head = "bpf() refused (EPERM): seccomp or missing CAP_BPF: ";
+        let allow = "allow the bpf and perf_event_open system calls (containers: the seccomp profile in beed's \
+                     deploy/container/seccomp.json, with --security-opt seccomp=FILE or as a Kubernetes Localhost \
+                     profile)";
+        assert_eq!(text(&in_container), format!("{head}beed holds CAP_BPF, so a seccomp filter refused it: {allow}"));
+        let unknown = Confinement { caps: Caps { effective: None }, seccomp: None };
+        assert_eq!(text(&unknown), text(&in_container));
+        let lacks = "beed lacks CAP_BPF; run it as root or with CAP_BPF and CAP_PERFMON \
+                     (containers: --cap-add=BPF,PERFMON,DAC_READ_SEARCH)";
+        assert_eq!(text(&no_caps), format!("{head}{lacks}"));
+        assert_eq!(text(&Confinement { caps: NO_CAPS, seccomp: Some(true) }), format!("{head}{lacks}, and {allow}"));
+        // root without CAP_BPF (kernels before 5.8) is enough
+        let sys_admin = Confinement { caps: caps(&[Capability::SysAdmin]), seccomp: Some(false) };
+        assert_eq!(
+            text(&sys_admin),
+            format!(
+                "{head}beed holds CAP_BPF and no seccomp filter applies to it, so a security module \
+                 (SELinux, AppArmor, lockdown) refused it"
+            )
+        );
     }
 
     #[test]

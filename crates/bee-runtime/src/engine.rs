@@ -175,6 +175,10 @@ where
         std::thread::Builder::new().name("beed-engine".into()).spawn(move || {
             // tells the main thread when this thread ends, even by a panic
             let _exit = ExitSignal { fd: exited, status: status.clone() };
+            if std::env::var("BEED_TEST_FAULT").is_ok_and(|f| f == "slow-load") {
+                // fault injection for tests: the first load takes 3 s longer
+                std::thread::sleep(Duration::from_secs(3));
+            }
             let Some(consumers) = make() else { return };
             let mut engine = Engine { consumers, active: Vec::new(), status, latency: setup.poll_latency, watchdog };
             let report = engine.apply(setup);
@@ -185,7 +189,8 @@ where
     Ok(EngineHandle { wake, exited, commands, reports, thread: Some(thread), stats, status })
 }
 
-/// Fault injection for tests (`BEED_TEST_FAULT=engine-panic`): the engine
+/// Fault injection for tests (`BEED_TEST_FAULT=engine-panic`; `slow-load`
+/// delays the first load instead, see [`spawn`]): the engine
 /// thread dies the way a bug would make it, so that the daemon's handling of
 /// a dead engine (probes down, non-zero exit) is tested for real.
 #[allow(clippy::panic)]

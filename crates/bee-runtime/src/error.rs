@@ -91,6 +91,15 @@ impl fmt::Display for LoadError {
                 human_bytes(*bytes),
             );
         }
+        // a refused bpf(): libbpf's log only guesses RLIMIT_MEMLOCK
+        if let LoadCause::BpfRefused { confinement } = &self.cause {
+            return write!(
+                f,
+                "{object}: loading into the kernel failed: {}: {}",
+                LoadCause::bpf_refused_text(confinement),
+                self.error
+            );
+        }
         write!(f, "{object}: loading into the kernel failed")?;
         match &self.cause {
             LoadCause::NoKernelBtf => write!(
@@ -99,7 +108,7 @@ impl fmt::Display for LoadError {
             )?,
             LoadCause::Verifier { program } => write!(f, " (the verifier rejected program {program}; its log follows)")?,
             LoadCause::Program { cause, .. } => write!(f, "{}", Hint(cause))?,
-            LoadCause::MapMemory { .. } | LoadCause::Other => {}
+            LoadCause::MapMemory { .. } | LoadCause::BpfRefused { .. } | LoadCause::Other => {}
         }
         if !self.log.is_empty() {
             write!(f, "; libbpf/verifier log:\n  {}", self.log.join("\n  "))?;
@@ -138,7 +147,7 @@ impl fmt::Display for AttachError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cause::Needs;
+    use crate::cause::{Caps, Confinement, Needs};
 
     fn load(cause: LoadCause, log: &[&str], errno: i32) -> Error {
         Error::Load(Box::new(LoadError {
@@ -180,6 +189,23 @@ mod tests {
             "/x/p.bpf.o: loading into the kernel failed (this kernel refuses BPF trampoline programs (fentry/fexit/LSM); \
              LSM also needs `bpf` in the lsm= boot parameter): Operation not permitted (os error 1)"
         );
+        // a refused bpf(): the cause, without libbpf's RLIMIT_MEMLOCK guess
+        let confinement = Confinement { caps: Caps { effective: Some(1 << 39 | 1 << 38) }, seccomp: Some(true) };
+        let refused = load(
+            LoadCause::BpfRefused { confinement },
+            &["libbpf: Error in bpf_object__probe_loading(): -EPERM. ... RLIMIT_MEMLOCK ..."],
+            libc::EPERM,
+        )
+        .to_string();
+        assert_eq!(
+            refused,
+            format!(
+                "/x/p.bpf.o: loading into the kernel failed: {}: Operation not permitted (os error 1)",
+                LoadCause::bpf_refused_text(&confinement)
+            )
+        );
+        assert!(refused.contains("bpf() refused (EPERM): seccomp or missing CAP_BPF"), "{refused}");
+        assert!(!refused.contains("MEMLOCK"), "{refused}");
         assert_eq!(
             load(LoadCause::Other, &["libbpf: a"], libc::EINVAL).to_string(),
             "/x/p.bpf.o: loading into the kernel failed; libbpf/verifier log:\n  libbpf: a: Invalid argument (os error 22)"

@@ -12,7 +12,7 @@ use bee_object::validate::section_kind;
 use bee_object::{parse_object, LOST_MAP};
 use libbpf_rs::{MapCore, MapHandle, MapType, Object, ObjectBuilder, OpenMapMut, OpenObject};
 
-use crate::cause::{self, Code, Facts, LoadCause};
+use crate::cause::{self, Code, Confinement, Facts, LoadCause};
 use crate::error::{Error, LoadError, Result};
 use crate::libbpf_log::capture_libbpf;
 use crate::spec::{AttachTarget, ObjectSource, ProbeSpec};
@@ -275,7 +275,7 @@ fn map_bytes(t: MapType, key: u32, value: u32, entries: u32) -> u64 {
 /// program's section kind explains.
 fn load_error(cfg: &ProbeSpec, checked: &Checked, sizes: &[(String, u64)], log: &str, e: libbpf_rs::Error) -> Error {
     let code = Code::of(&e);
-    let cause = cause::classify_load(log, code, sizes).unwrap_or_else(|| {
+    let cause = cause::classify_load(log, code, sizes, &Confinement::current()).unwrap_or_else(|| {
         let program = cause::failed_program(log).unwrap_or("");
         match object_prog_section(&checked.bytes, program) {
             Some(section) => {
