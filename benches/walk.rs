@@ -97,6 +97,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 probe: "bench",
                 key: &plan,
                 label_fields: labels::label_fields(&plan),
+                label_names: labels::label_fields(&plan).iter().map(|f| labels::label_name(&f.name)).collect(),
                 max_series: n as usize + 1,
                 dropped: IntCounter::new("d", "d")?,
                 decode_errors: bee_runtime::Count::default(),

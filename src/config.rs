@@ -82,11 +82,21 @@ pub struct MetricsConfig {
     pub listen: String,
     /// Cap on series per metric; label sets beyond it are counted, not stored.
     pub max_series: usize,
+    /// Labels on every series beed exports (`${ENV}` expanded), e.g. the node.
+    pub const_labels: BTreeMap<String, String>,
+    /// Read each program's run count and run time from the kernel's BPF
+    /// statistics (`beed_program_run*`); costs the kernel some ns per run.
+    pub program_stats: bool,
 }
 
 impl Default for MetricsConfig {
     fn default() -> Self {
-        MetricsConfig { listen: "127.0.0.1:9091".into(), max_series: 10_000 }
+        MetricsConfig {
+            listen: "127.0.0.1:9091".into(),
+            max_series: 10_000,
+            const_labels: BTreeMap::new(),
+            program_stats: false,
+        }
     }
 }
 
@@ -254,6 +264,9 @@ pub struct Config {
     pub path: PathBuf,
     pub metrics_listen: Option<SocketAddr>,
     pub max_series: usize,
+    /// `metrics.const_labels`, expanded, in name order.
+    pub const_labels: Vec<(String, String)>,
+    pub program_stats: bool,
     pub events: EventOutput,
     pub journal_rate_limit: u32,
     /// How long the ringbuf poller waits after draining, to batch wakeups.
@@ -264,6 +277,8 @@ pub struct Config {
     pub probes: Vec<ProbeConfig>,
     pub images: ImagesConfig,
     all_probe_names: Vec<String>,
+    /// Family names of the maps the configuration names (`metricnames`).
+    metric_names: crate::metricnames::MetricNames,
 }
 
 /// `probes.d/` next to the main config file.
@@ -388,6 +403,17 @@ fn probe(
         if mc.max_entries == Some(0) {
             return Err(at_map("max_entries must be at least 1".into()));
         }
+        if mc.sample == Some(0) {
+            return Err(at_map("sample must be at least 1 (1 keeps every event)".into()));
+        }
+        if let Some(r) = &mc.max_rate {
+            crate::sinks::sampling::parse_rate(r).map_err(at_map)?;
+        }
+        if let Some(n) = &mc.name {
+            if let Some(why) = bee_metrics::names::metric_name_error(n) {
+                return Err(at_map(format!("name `{n}` {why}")));
+            }
+        }
     }
     let btf_path = match &p.btf_path {
         None => None,
@@ -495,6 +521,10 @@ impl Config {
                 }
                 names.insert(name.get_ref().clone(), file.clone());
                 if let Some(pc) = probe(&text, &file, name, p, cfg.default_interval, builtins)? {
+                    cfg.metric_names.add_named(&pc.name, &pc.maps).map_err(|reason| {
+                        let (line, column) = line_col(&text, name.span().start);
+                        Error::Config { path: file.clone(), line, column, reason }
+                    })?;
                     cfg.probes.push(pc);
                 }
             }
@@ -529,9 +559,13 @@ impl Config {
                 )
             })?)
         };
+        let const_labels = crate::constlabels::resolve(&raw.metrics.const_labels, crate::constlabels::process_env)
+            .map_err(|reason| at(text.find("const_labels").unwrap_or(0), reason))?;
         let mut probes = Vec::new();
+        let mut metric_names = crate::metricnames::MetricNames::default();
         for (name, p) in &raw.probes {
             if let Some(pc) = probe(text, path, name, p, default_interval, builtins)? {
+                metric_names.add_named(&pc.name, &pc.maps).map_err(|r| at(name.span().start, r))?;
                 probes.push(pc);
             }
         }
@@ -539,6 +573,9 @@ impl Config {
             path: path.to_path_buf(),
             metrics_listen,
             max_series: raw.metrics.max_series,
+            const_labels,
+            program_stats: raw.metrics.program_stats,
+            metric_names,
             events: raw.events.output,
             journal_rate_limit: raw.events.journal_rate_limit,
             poll_latency,
@@ -650,6 +687,37 @@ mod tests {
         assert!(parse("[poll]\nlatency = \"100us\"\ninterval = \"24h\"\n").is_ok());
         assert!(err("[metrics]\nmax_series = 0\n").contains("metrics.max_series must be at least 1"));
         assert!(err("[probes.exitsnoop.maps.x]\nmax_entries = 0\n").contains("max_entries must be at least 1"));
+    }
+
+    #[test]
+    fn const_labels_and_shaping_keys() -> Result<()> {
+        let c = parse("[metrics]\nconst_labels = { node = \"n1\", cluster = \"c$$\" }\n")?;
+        assert_eq!(c.const_labels, vec![("cluster".into(), "c$".into()), ("node".into(), "n1".into())]);
+        let e = err("[metrics]\nconst_labels = { node = \"${BEED_TEST_SURELY_UNSET}\" }\n");
+        assert!(
+            e.starts_with("/etc/bee/beed.toml:2:1: metrics.const_labels.node: environment variable BEED_TEST_SURELY_UNSET is not set"),
+            "{e}"
+        );
+        assert!(err("[metrics]\nconst_labels = { probe = \"x\" }\n").contains("`probe` is a label beed sets itself"));
+        let e = err("[probes.exitsnoop.maps.print_events]\nsample = 0\n");
+        assert!(e.contains("probes.exitsnoop.maps.print_events: sample must be at least 1"), "{e}");
+        let e = err("[probes.exitsnoop.maps.print_events]\nmax_rate = \"fast\"\n");
+        assert!(e.contains("probes.exitsnoop.maps.print_events: max_rate `fast`: write EVENTS/PERIOD"), "{e}");
+        let e = err("[probes.exitsnoop.maps.m]\nname = \"my-metric\"\n");
+        assert!(e.contains("probes.exitsnoop.maps.m: name `my-metric` contains `-`"), "{e}");
+        let e = err("[probes.exitsnoop.maps.a]\nname = \"x_total\"\n[probes.tcpconnect.maps.b]\nname = \"x_total\"\n");
+        assert!(
+            e.contains(
+                ":3:9: probes.tcpconnect.maps.b: metric name `x_total` is already used by map `a` of probe `exitsnoop`"
+            ),
+            "{e}"
+        );
+        let c = parse(
+            "[metrics]\nprogram_stats = true\n[probes.exitsnoop.maps.print_events]\nsample = 3\nmax_rate = \"100/s\"\n",
+        )?;
+        assert!(c.program_stats);
+        assert_eq!(c.probes[0].maps["print_events"].sample, Some(3));
+        Ok(())
     }
 
     #[test]

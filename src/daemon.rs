@@ -52,9 +52,19 @@ pub fn run(config_path: &Path) -> Result<()> {
     bee_runtime::tc::set_state_dir(rundir.clone());
     bee_runtime::tc::cleanup_stale(&rundir);
 
-    let registry = Registry::new();
-    let text = bee_metrics::exposition::TextRegistry::default();
+    // metrics.const_labels: the registry adds them to its families, the
+    // text registry to the walked maps'
+    let registry = if cfg.const_labels.is_empty() {
+        Registry::new()
+    } else {
+        Registry::new_custom(None, Some(cfg.const_labels.iter().cloned().collect()))?
+    };
+    let text = bee_metrics::exposition::TextRegistry::with_const_labels(cfg.const_labels.clone());
+    let const_labels = cfg.const_labels.clone();
     let selfm = SelfMetrics::register(&registry).context("registering self-metrics")?;
+    registry
+        .register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))
+        .context("registering the process metrics")?;
     let info = IntGaugeVec::new(Opts::new("beed_build_info", "beed's version"), &["version"])?;
     info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
     registry.register(Box::new(info))?;
@@ -68,7 +78,7 @@ pub fn run(config_path: &Path) -> Result<()> {
 
     let mut usec = 0u64;
     let watchdog = sd_notify::watchdog_enabled(false, &mut usec).then(|| Duration::from_micros(usec));
-    let listen = cfg.metrics_listen;
+    let listen = (cfg.metrics_listen, const_labels);
     let setup = Settings::setup(&cfg);
     let (events, rate) = (cfg.events, cfg.journal_rate_limit);
     let outputs = {
@@ -127,7 +137,7 @@ pub fn run(config_path: &Path) -> Result<()> {
         };
         match sig {
             Some(Signal::SIGHUP) => {
-                if let Some(s) = reload(config_path, &handle, listen, &rundir, &selfm, &mut generation) {
+                if let Some(s) = reload(config_path, &handle, &listen, &rundir, &selfm, &mut generation) {
                     summary = s;
                 }
             }
@@ -186,7 +196,8 @@ fn record_reload(
 fn reload(
     config_path: &Path,
     handle: &engine::EngineHandle<Settings>,
-    listen: Option<std::net::SocketAddr>,
+    // metrics.listen and metrics.const_labels, which take effect at start
+    listen: &(Option<std::net::SocketAddr>, Vec<(String, String)>),
     rundir: &Path,
     selfm: &SelfMetrics,
     generation: &mut u64,
@@ -208,8 +219,11 @@ fn reload(
         Ok(cfg) => cfg,
     };
     let _ = crate::images::resolve(&mut cfg, crate::images::Network::Pull);
-    if cfg.metrics_listen != listen {
+    if cfg.metrics_listen != listen.0 {
         tracing::warn!("metrics.listen changed: restart beed to listen on the new address");
+    }
+    if cfg.const_labels != listen.1 {
+        tracing::warn!("metrics.const_labels changed: restart beed to label its metrics with them");
     }
     // None: the engine is gone; the main loop notices and exits
     let report = handle.reload(Settings::setup(&cfg))?;
@@ -246,6 +260,9 @@ pub fn check_config(path: &Path, load: bool) -> Result<()> {
     let mut cfg = Config::load(path, crate::builtins::BUILTINS)?;
     let pending = crate::images::resolve(&mut cfg, crate::images::Network::Offline);
     let mut failed = Vec::new();
+    let const_labels: Vec<String> = cfg.const_labels.iter().map(|(n, _)| n.clone()).collect();
+    // every watched metric map's family name, configured or not
+    let mut names = crate::metricnames::MetricNames::default();
     for p in &cfg.probes {
         if pending.contains(&p.name) {
             println!(
@@ -260,7 +277,13 @@ pub fn check_config(path: &Path, load: bool) -> Result<()> {
             .and_then(|object| bee_runtime::probe::check(&spec, &object))
             .map_err(crate::error::Error::from)
             .and_then(|c| {
-                crate::outputs::check(&p.name, &p.maps, c.specs())?;
+                crate::outputs::check(&p.name, &p.maps, c.specs(), &const_labels)?;
+                let none = crate::config::MapConfig::default();
+                for m in c.specs().iter().filter(|m| m.output != bee_object::convention::Output::Print) {
+                    names
+                        .add(&p.name, &m.name, p.maps.get(&m.name).unwrap_or(&none))
+                        .map_err(|reason| bee_object::Error::Setting { what: "metric names".into(), reason })?;
+                }
                 if load {
                     bee_runtime::probe::verify(&spec, &c)?;
                 }

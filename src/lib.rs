@@ -7,11 +7,13 @@
 //! `outputs` (the daemon's consumers) → sinks (events, metrics) → http.
 
 mod config;
+mod constlabels;
 pub mod daemon;
 mod error;
 pub mod http;
 mod images;
 pub mod logging;
+mod metricnames;
 mod outputs;
 mod reloadstatus;
 mod rundir;

@@ -96,6 +96,22 @@ impl Outputs {
         Some(Outputs { families, selfm, events: Rc::new(RefCell::new(events)), maps: BTreeMap::new() })
     }
 
+    /// The sampler of print map `m` (`None`: it keeps every event).
+    fn sampler(&self, m: &MapInfo<'_>, cfg: &MapConfig) -> Option<crate::sinks::sampling::Sampler> {
+        // checked by the configuration; an invalid rate here means none
+        let rate = cfg.max_rate.as_deref().and_then(|r| crate::sinks::sampling::parse_rate(r).ok());
+        if cfg.sample.unwrap_or(1) <= 1 && rate.is_none() {
+            return None; // no series for maps that keep every event
+        }
+        let labels = [m.probe, m.map];
+        crate::sinks::sampling::Sampler::new(
+            cfg.sample,
+            rate,
+            self.selfm.events_sampled_out.with_label_values(&labels),
+            self.selfm.events_rate_limited.with_label_values(&labels),
+        )
+    }
+
     /// The settings of a map (defaults when it has none).
     fn map_config(&self, map: &MapInfo<'_>) -> MapConfig {
         self.maps.get(map.probe).and_then(|m| m.get(map.map)).cloned().unwrap_or_default()
@@ -118,7 +134,8 @@ impl Consumers for Outputs {
 
     fn accept(&mut self, probe: &str, maps: &[MapSpec]) -> bee_runtime::Result<()> {
         let none = BTreeMap::new();
-        Ok(check(probe, self.maps.get(probe).unwrap_or(&none), maps)?)
+        let const_labels = self.families.text.const_label_names();
+        Ok(check(probe, self.maps.get(probe).unwrap_or(&none), maps, &const_labels)?)
     }
 
     fn event_sink(&mut self, map: &MapInfo<'_>) -> bee_runtime::Result<EventSink> {

@@ -15,6 +15,9 @@ pub struct SelfMetrics {
     pub output_errors: IntCounterVec,
     pub events_dropped: IntCounterVec,
     pub events_suppressed: IntCounterVec,
+    /// `sample = N` and `max_rate` of print maps (`sinks::sampling`).
+    pub events_sampled_out: IntCounterVec,
+    pub events_rate_limited: IntCounterVec,
     pub reload_ok: IntGauge,
     pub reload_time: Gauge,
 }
@@ -67,6 +70,26 @@ impl SelfMetrics {
                     &["probe"],
                 )?,
             )?,
+            events_sampled_out: reg(
+                r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "beed_events_sampled_out_total",
+                        "Events not written because the print map keeps one event in `sample`",
+                    ),
+                    &pm,
+                )?,
+            )?,
+            events_rate_limited: reg(
+                r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "beed_events_rate_limited_total",
+                        "Events not written because the print map exceeded its max_rate",
+                    ),
+                    &pm,
+                )?,
+            )?,
             reload_ok: reg(
                 r,
                 IntGauge::new(
@@ -90,6 +113,8 @@ impl SelfMetrics {
     pub fn forget_probe(&self, probe: &str) {
         forget(&self.series_dropped, probe);
         forget(&self.events_suppressed, probe);
+        forget(&self.events_sampled_out, probe);
+        forget(&self.events_rate_limited, probe);
     }
 
     /// Records the outcome of a configuration (re)load.

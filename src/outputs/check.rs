@@ -1,6 +1,7 @@
 //! What `--check-config` checks of a probe's output settings, once the
 //! runtime checked the probe itself: every `[probes.NAME.maps.MAP]` names a
-//! watched map, and its label, value and slot fields fit the map's types.
+//! watched map, and its label, value and slot fields fit the map's types,
+//! its shaping keys (name, unit, scales, renames) its kind.
 
 use bee_object::convention::Output;
 use bee_object::MapSpec;
@@ -9,11 +10,18 @@ use std::collections::BTreeMap;
 
 use crate::config::MapConfig;
 use crate::error::Result;
-use bee_metrics::labels;
+use bee_metrics::{labels, shaping};
 
 /// Checks probe `probe`'s map settings against the watched maps of its
 /// object.
-pub fn check(probe: &str, maps: &BTreeMap<String, MapConfig>, specs: &[MapSpec]) -> Result<()> {
+/// `const_labels`: the names of `metrics.const_labels`, which no label of a
+/// map may take.
+pub fn check(
+    probe: &str,
+    maps: &BTreeMap<String, MapConfig>,
+    specs: &[MapSpec],
+    const_labels: &[String],
+) -> Result<()> {
     for (name, mc) in maps {
         // a table with only max_entries may name any map (the runtime checks it)
         let only_size = MapConfig { max_entries: None, ..mc.clone() } == MapConfig::default();
@@ -33,31 +41,29 @@ pub fn check(probe: &str, maps: &BTreeMap<String, MapConfig>, specs: &[MapSpec])
     }
     let default_cfg = MapConfig::default();
     for spec in specs {
-        check_map(probe, spec, maps.get(&spec.name).unwrap_or(&default_cfg))?;
+        check_map(probe, spec, maps.get(&spec.name).unwrap_or(&default_cfg), const_labels)?;
     }
     Ok(())
 }
 
 /// The label, value and slot fields of one watched map.
-fn check_map(probe: &str, spec: &MapSpec, cfg: &MapConfig) -> Result<()> {
+fn check_map(probe: &str, spec: &MapSpec, cfg: &MapConfig, const_labels: &[String]) -> Result<()> {
     let Ok(value) = spec.check_watchable() else { return Ok(()) }; // the runtime's check says why
-    match (spec.is_event_map(), spec.output, &spec.key) {
-        (true, Output::Print, _) | (false, Output::Print, _) => {}
-        (true, Output::Counter, _) => {
-            labels::select(&spec.name, value, cfg, &[])?;
-        }
+    shaping::check(&spec.name, spec.output, spec.is_event_map(), cfg)?;
+    let fields = match (spec.is_event_map(), spec.output, &spec.key) {
+        (true, Output::Print, _) | (false, Output::Print, _) => return Ok(()),
+        (true, Output::Counter, _) => labels::select(&spec.name, value, cfg, &[])?,
         (true, output, _) => {
             let v = labels::value_field(&spec.name, value, cfg, output)?;
-            labels::select(&spec.name, value, cfg, &[v.name.as_str()])?;
+            labels::select(&spec.name, value, cfg, &[v.name.as_str()])?
         }
         (false, Output::Hist, Some(key)) => {
             let slot = labels::slot_field(probe, &spec.name, key, cfg)?;
-            labels::select(&spec.name, key, cfg, &[slot.name.as_str()])?;
+            labels::select(&spec.name, key, cfg, &[slot.name.as_str()])?
         }
-        (false, _, Some(key)) => {
-            labels::select(&spec.name, key, cfg, &[])?;
-        }
-        (false, _, None) => {}
-    }
+        (false, _, Some(key)) => labels::select(&spec.name, key, cfg, &[])?,
+        (false, _, None) => return Ok(()),
+    };
+    shaping::label_names(&spec.name, &fields, cfg, const_labels)?;
     Ok(())
 }

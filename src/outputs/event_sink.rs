@@ -13,10 +13,11 @@ use super::Outputs;
 use crate::config::MapConfig;
 use crate::error::Result;
 use crate::sinks::events::{Events, PrintMap};
+use crate::sinks::sampling::Sampler;
 
 /// What happens to each record of one event map.
 pub enum EventSink {
-    Print { pm: PrintMap, plan: Plan, events: Rc<RefCell<Events>> },
+    Print { pm: PrintMap, plan: Plan, events: Rc<RefCell<Events>>, sampler: Option<Sampler> },
     Metric(RingMetric),
 }
 
@@ -27,6 +28,7 @@ impl EventSink {
                 pm: PrintMap::new(&mut out.events.borrow_mut(), m.probe, m.map, m.value),
                 plan: m.value.clone(),
                 events: out.events.clone(),
+                sampler: out.sampler(m, cfg),
             },
             _ => EventSink::Metric(out.families.event_metric(m, cfg)?),
         })
@@ -36,7 +38,17 @@ impl EventSink {
 impl bee_runtime::EventSink for EventSink {
     fn record(&mut self, rec: &[u8]) -> bool {
         match self {
-            EventSink::Print { pm, plan, events } => events.borrow_mut().record(pm, plan, rec),
+            EventSink::Print { pm, plan, events, sampler } => {
+                if let Some(s) = sampler {
+                    if rec.len() < plan.size {
+                        return false;
+                    }
+                    if !s.admit() {
+                        return true;
+                    }
+                }
+                events.borrow_mut().record(pm, plan, rec)
+            }
             EventSink::Metric(m) => {
                 m.on_event(rec);
                 true

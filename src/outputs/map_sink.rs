@@ -14,6 +14,7 @@ use super::Outputs;
 use crate::config::MapConfig;
 use crate::error::{Error, Result};
 use crate::sinks::events::{Events, PrintMap};
+use crate::sinks::sampling::Sampler;
 
 /// Print map state: what each key held at the last walk.
 pub struct PrintWalk {
@@ -23,6 +24,8 @@ pub struct PrintWalk {
     events: Rc<RefCell<Events>>,
     /// What changed since the last walk (per-CPU values summed).
     changes: Changes,
+    /// `sample`/`max_rate`: each walk's record of changes is one event.
+    sampler: Option<Sampler>,
 }
 
 /// What happens to each walk of one map. A metric family is unregistered
@@ -44,6 +47,7 @@ impl MapSink {
             value: m.value.clone(),
             events: out.events.clone(),
             changes: Changes::new(m.value, m.percpu_slot),
+            sampler: out.sampler(m, cfg),
         })))
     }
 }
@@ -68,7 +72,7 @@ impl PrintWalk {
                 }
             },
         );
-        if total.is_some() && !changed.is_empty() {
+        if total.is_some() && !changed.is_empty() && self.sampler.as_mut().is_none_or(|s| s.admit()) {
             let rows = changed.iter().map(|(k, v)| (k.as_slice(), v.as_slice()));
             self.events.borrow_mut().entries(&self.pm, &self.key, &self.value, rows);
         }

@@ -4,3 +4,4 @@
 pub(crate) mod events;
 pub(crate) mod journal;
 pub(crate) mod queue;
+pub(crate) mod sampling;

@@ -28,9 +28,27 @@ pub trait TextFamily: Send + Sync {
 #[derive(Clone, Default)]
 pub struct TextRegistry {
     families: Arc<Mutex<Vec<Weak<dyn TextFamily>>>>,
+    /// Labels every family's series carry (beed's `metrics.const_labels`;
+    /// the prometheus registry adds them to its own families).
+    const_labels: Arc<Vec<(String, String)>>,
 }
 
 impl TextRegistry {
+    /// A registry whose families all carry `labels` (name, value).
+    pub fn with_const_labels(labels: Vec<(String, String)>) -> Self {
+        TextRegistry { families: Arc::default(), const_labels: Arc::new(labels) }
+    }
+
+    /// The labels every series of its families carries.
+    pub fn const_labels(&self) -> &[(String, String)] {
+        &self.const_labels
+    }
+
+    /// The names of [`Self::const_labels`].
+    pub fn const_label_names(&self) -> Vec<String> {
+        self.const_labels.iter().map(|(n, _)| n.clone()).collect()
+    }
+
     /// Adds a family; it stays until the last `Arc` to it is dropped.
     pub fn register(&self, f: &Arc<dyn TextFamily>) {
         let mut v = self.families.lock().unwrap_or_else(|p| p.into_inner());

@@ -14,8 +14,10 @@ mod fasthash;
 pub mod labels;
 pub mod map_hist;
 pub mod map_series;
+pub mod names;
 pub mod ring_metric;
 pub mod settings;
+pub mod shaping;
 
 pub use error::{Error, Result};
 pub use families::{Families, MapMetric};

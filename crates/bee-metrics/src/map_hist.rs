@@ -17,6 +17,7 @@ use crate::exposition::{self, Registered, Samples, TextRegistry};
 use crate::fasthash::FastMap;
 use crate::labels;
 use crate::settings::Scheme;
+use crate::shaping;
 use bee_object::decode::{self, Value};
 use bee_object::schema::Field;
 
@@ -53,9 +54,11 @@ pub struct State {
     ranges: Vec<std::ops::Range<usize>>,
     names: Vec<String>,
     probe: String,
+    /// `metrics.const_labels`, after the fields' labels.
+    const_labels: Vec<(String, String)>,
     slot: Field,
-    scheme: Scheme,
-    step: f64,
+    /// Upper bound of each slot, `bucket_multiplier` applied (slots 0..=1023).
+    bounds: Vec<(f64, f64)>,
     max_series: usize,
     scratch: Vec<u8>,
     dropped: IntCounter,
@@ -99,6 +102,7 @@ impl State {
         }
         let mut pairs = labels::label_pairs(&self.names, &self.label_fields, key);
         pairs.insert(0, labels::pair("probe", &self.probe));
+        pairs.extend(self.const_labels.iter().map(|(n, v)| labels::pair(n, v)));
         let pending = BTreeMap::from([(slot, count)]);
         let labels = exposition::label_text(&pairs);
         self.series.insert(self.scratch.clone(), Series { labels, counts: BTreeMap::new(), pending });
@@ -132,7 +136,7 @@ impl Samples for State {
             let (mut cum, mut sum) = (0u64, 0f64);
             for i in 0..=max_slot {
                 let n = s.counts.get(&i).copied().unwrap_or(0);
-                let (lo, hi) = slot_bounds(st.scheme, st.step, i);
+                let (lo, hi) = st.bounds.get(i as usize).copied().unwrap_or((0.0, 0.0));
                 cum += n;
                 sum += n as f64 * (lo + hi) / 2.0;
                 let _ = write!(out, "{name}_bucket{{{},le=\"", s.labels);
@@ -163,9 +167,13 @@ pub struct Spec<'a> {
     pub help: &'a str,
     pub probe: &'a str,
     pub label_fields: Vec<Field>,
+    /// Their label names (`labels::label_name` of each, or renamed).
+    pub label_names: Vec<String>,
     pub slot: Field,
     pub scheme: Scheme,
     pub step: f64,
+    /// `bucket_multiplier`: bucket bounds (and the sum) are scaled by it.
+    pub multiplier: f64,
     pub max_series: usize,
     pub dropped: IntCounter,
     pub decode_errors: Count,
@@ -174,20 +182,28 @@ pub struct Spec<'a> {
 impl MapHist {
     /// Registers the histogram.
     pub fn new(registry: &Registry, text: &TextRegistry, spec: Spec<'_>) -> Result<Self> {
-        let names: Vec<String> = spec.label_fields.iter().map(|f| labels::label_name(&f.name)).collect();
+        let names = spec.label_names;
         let merr = |e: prometheus::Error| Error::Metric { name: spec.name.to_string(), reason: e.to_string() };
+        let mut const_labels = labels::probe_label(spec.probe);
+        const_labels.extend(text.const_labels().iter().cloned());
         let desc =
-            Desc::new(spec.name.to_string(), spec.help.to_string(), names.clone(), labels::probe_label(spec.probe))
-                .map_err(merr)?;
+            Desc::new(spec.name.to_string(), spec.help.to_string(), names.clone(), const_labels).map_err(merr)?;
+        let (m, (scheme, step)) = (spec.multiplier, (spec.scheme, spec.step));
+        let bounds = (0..=1023u64)
+            .map(|i| {
+                let (lo, hi) = slot_bounds(scheme, step, i);
+                (shaping::scale(lo, m), shaping::scale(hi, m))
+            })
+            .collect();
         let state = State {
             series: FastMap::default(),
             ranges: labels::key_ranges(&spec.label_fields),
             label_fields: spec.label_fields,
             names,
             probe: spec.probe.to_string(),
+            const_labels: text.const_labels().to_vec(),
             slot: spec.slot,
-            scheme: spec.scheme,
-            step: spec.step,
+            bounds,
             max_series: spec.max_series,
             scratch: Vec::new(),
             dropped: spec.dropped,

@@ -33,6 +33,8 @@ pub struct State {
     ranges: Vec<std::ops::Range<usize>>,
     name: String,
     probe: String,
+    /// `metrics.const_labels`, after the fields' labels.
+    const_labels: Vec<(String, String)>,
     generation: u64,
     fields: Vec<Field>,
     names: Vec<String>,
@@ -74,6 +76,7 @@ impl State {
         }
         let mut pairs = labels::label_pairs(&self.names, &self.fields, key);
         pairs.insert(0, labels::pair("probe", &self.probe));
+        pairs.extend(self.const_labels.iter().map(|(n, v)| labels::pair(n, v)));
         let prefix = format!("{}{{{}}} ", self.name, exposition::label_text(&pairs));
         self.series.insert(self.scratch.clone(), Series { prefix, value, generation: self.generation });
     }
@@ -124,6 +127,8 @@ pub struct Spec<'a> {
     pub key: &'a Plan,
     /// The key fields that become labels (plus `probe`).
     pub label_fields: Vec<Field>,
+    /// Their label names (`labels::label_name` of each, or renamed).
+    pub label_names: Vec<String>,
     pub max_series: usize,
     pub dropped: IntCounter,
     pub decode_errors: Count,
@@ -132,10 +137,22 @@ pub struct Spec<'a> {
 impl MapSeries {
     /// Registers the metric.
     pub fn new(registry: &Registry, text: &TextRegistry, spec: Spec<'_>) -> Result<Self> {
-        let Spec { name, help, counter, probe, key, label_fields: fields, max_series, dropped, decode_errors } = spec;
-        let names: Vec<String> = fields.iter().map(|f| labels::label_name(&f.name)).collect();
+        let Spec {
+            name,
+            help,
+            counter,
+            probe,
+            key,
+            label_fields: fields,
+            label_names,
+            max_series,
+            dropped,
+            decode_errors,
+        } = spec;
+        let names = label_names;
         let merr = |e: prometheus::Error| Error::Metric { name: name.to_string(), reason: e.to_string() };
-        let const_labels: HashMap<String, String> = labels::probe_label(probe);
+        let mut const_labels: HashMap<String, String> = labels::probe_label(probe);
+        const_labels.extend(text.const_labels().iter().cloned());
         let desc = Desc::new(name.to_string(), help.to_string(), names.clone(), const_labels).map_err(merr)?;
         let state = State {
             series: FastMap::default(),
@@ -143,6 +160,7 @@ impl MapSeries {
             ranges: labels::key_ranges(&fields),
             name: name.to_string(),
             probe: probe.to_string(),
+            const_labels: text.const_labels().to_vec(),
             generation: 0,
             fields,
             names,

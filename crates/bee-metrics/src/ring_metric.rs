@@ -51,6 +51,7 @@ pub struct RingMetric {
     /// Byte ranges of the label fields (adjacent fields merged).
     ranges: Vec<std::ops::Range<usize>>,
     value: Option<Field>,
+    multiplier: f64,
     size: usize,
     cache: FastMap<Vec<u8>, Handle>,
     scratch: Vec<u8>,
@@ -70,7 +71,12 @@ pub struct Spec<'a> {
     pub kind: RingKind,
     pub plan: &'a Plan,
     pub label_fields: Vec<Field>,
+    /// Their label names (`labels::label_name` of each, or renamed).
+    pub label_names: Vec<String>,
     pub value: Option<Field>,
+    /// The observed or set value is multiplied by it (`bucket_multiplier`,
+    /// `value_multiplier`).
+    pub multiplier: f64,
     pub max_series: usize,
     pub dropped: IntCounter,
     pub decode_errors: Count,
@@ -79,8 +85,7 @@ pub struct Spec<'a> {
 impl RingMetric {
     /// Registers the metric.
     pub fn new(registry: &Registry, spec: Spec<'_>) -> Result<Self> {
-        let names: Vec<String> = spec.label_fields.iter().map(|f| labels::label_name(&f.name)).collect();
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let names: Vec<&str> = spec.label_names.iter().map(String::as_str).collect();
         let merr = |e: prometheus::Error| Error::Metric { name: spec.name.to_string(), reason: e.to_string() };
         let opts = || Opts::new(spec.name, spec.help).const_label("probe", spec.probe);
         let vec = match &spec.kind {
@@ -106,6 +111,7 @@ impl RingMetric {
             ranges: labels::key_ranges(&spec.label_fields),
             label_fields: spec.label_fields,
             value: spec.value,
+            multiplier: spec.multiplier,
             size: spec.plan.size,
             cache: FastMap::default(),
             scratch: Vec::new(),
@@ -124,7 +130,8 @@ impl RingMetric {
         }
         let value = match &self.value {
             Some(f) => match decode::read(f, rec).and_then(|v| v.as_f64()) {
-                Some(v) => v,
+                Some(v) if self.multiplier == 1.0 => v,
+                Some(v) => v * self.multiplier,
                 None => {
                     self.decode_errors.inc();
                     return;

@@ -1,6 +1,8 @@
 //! A watched map's settings: which fields become labels, which one is the
 //! value or the slot, buckets and limits.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 
 /// How a hash histogram's slot field maps to bucket bounds.
@@ -40,4 +42,21 @@ pub struct MapSettings {
     /// buffers: bytes, a power of two and a multiple of the page size).
     /// Any map of the object may be named for this one.
     pub max_entries: Option<u32>,
+    /// Metric shaping (see `shaping.rs`): the family's name instead of
+    /// `ebpf_solo_io_<map>`, its HELP text, a base unit appended to the
+    /// name, scales, and label renames (`{ field_or_label = "new" }`).
+    pub name: Option<String>,
+    pub help: Option<String>,
+    pub unit: Option<String>,
+    /// Histograms: every bucket bound (and observed value) is multiplied
+    /// by it (e.g. 1e-6: microseconds to seconds).
+    pub bucket_multiplier: Option<f64>,
+    /// Gauges and walked counters: every value is multiplied by it.
+    pub value_multiplier: Option<f64>,
+    pub rename: BTreeMap<String, String>,
+    /// Print maps: keep one event in `sample` (the first of each N).
+    pub sample: Option<u64>,
+    /// Print maps: at most this many events per period (`"1000/s"`, `"60/m"`),
+    /// a token bucket; the rest are counted, not written.
+    pub max_rate: Option<String>,
 }
