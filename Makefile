@@ -31,6 +31,7 @@ test: deps registry-tool tracefs
 	$(MAKE) test-systemd
 	$(MAKE) test-kernels
 	$(MAKE) test-container
+	$(MAKE) test-kubernetes
 
 # the tests that need neither root nor the kernel (no `root-tests` feature:
 # tests/kernel/ and the runtime's collect.rs are not even built); any user
@@ -109,12 +110,13 @@ test-kernels: deps
 	tests/kernels/run.sh
 
 # --- the container image (deploy/container/, tests/container/) ---
-.PHONY: image container-deps test-container
+.PHONY: image container-deps test-container test-kubernetes
 
 # podman builds and runs the image (runc: this machine's hybrid cgroups, which
 # crun refuses; catatonit: the pause process of pods); jq for the build and
-# seccomp scripts, netcat-openbsd for the test's listener
-CONTAINER_DEBS := podman runc catatonit golang-github-containers-common jq netcat-openbsd
+# seccomp scripts, netcat-openbsd for the test's listener, python3-yaml for
+# the Kubernetes test's reading of the manifests
+CONTAINER_DEBS := podman runc catatonit golang-github-containers-common jq netcat-openbsd python3-yaml
 CONTAINER_STAMP := target/.container-deps-installed
 # what podman needs on this machine (no CAP_SYS_RESOURCE for its default
 # ulimits, runc, cgroupfs): passed to every podman run here, never written to /etc
@@ -138,4 +140,10 @@ image: deps container-deps
 # real Prometheus (root; ~2 min warm)
 test-container: deps container-deps tracefs
 	tests/container/run.sh
+
+# plays deploy/kubernetes/beed.yaml's DaemonSet pod with podman kube play,
+# scraped by a real Prometheus with deploy/kubernetes/prometheus-scrape.yml's
+# relabeling (root; ~1 min warm)
+test-kubernetes: deps container-deps tracefs
+	tests/kubernetes/run.sh
 # --- end container ---

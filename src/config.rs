@@ -24,6 +24,9 @@ pub const DEFAULT_PATH: &str = "/etc/bee/beed.toml";
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawConfig {
+    /// Where the `[probes.NAME]` files are (default: `probes.d` next to this
+    /// file; a relative path is taken from this file's directory).
+    pub probes_dir: Option<PathBuf>,
     pub metrics: MetricsConfig,
     pub events: EventsConfig,
     pub poll: RawPollConfig,
@@ -276,14 +279,17 @@ pub struct Config {
     /// Enabled probes, from beed.toml then probes.d/*.toml in name order.
     pub probes: Vec<ProbeConfig>,
     pub images: ImagesConfig,
+    /// The directory of `[probes.NAME]` files (`probes_dir`).
+    pub probes_dir: PathBuf,
     all_probe_names: Vec<String>,
     /// Family names of the maps the configuration names (`metricnames`).
     metric_names: crate::metricnames::MetricNames,
 }
 
-/// `probes.d/` next to the main config file.
-pub fn probes_dir(config: &Path) -> PathBuf {
-    config.parent().unwrap_or(Path::new(".")).join("probes.d")
+/// The directory of probe files: `probes_dir` as set in the main config
+/// file (relative to that file's directory), else `probes.d/` next to it.
+pub fn probes_dir(config: &Path, set: Option<&Path>) -> PathBuf {
+    config.parent().unwrap_or(Path::new(".")).join(set.unwrap_or(Path::new("probes.d")))
 }
 
 fn toml_error(text: &str, path: &Path, e: &toml::de::Error) -> Error {
@@ -492,7 +498,7 @@ impl Config {
     pub fn load(path: &Path, builtins: &[(&str, &'static [u8])]) -> Result<Config> {
         let text = read_config_file(path)?;
         let mut cfg = Self::parse(&text, path, builtins)?;
-        let dir = probes_dir(path);
+        let dir = cfg.probes_dir.clone();
         let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
             Ok(rd) => rd
                 .filter_map(|e| e.ok().map(|e| e.path()))
@@ -583,6 +589,7 @@ impl Config {
             all_probe_names: raw.probes.keys().map(|k| k.get_ref().clone()).collect(),
             probes,
             images: raw.images,
+            probes_dir: probes_dir(path, raw.probes_dir.as_deref()),
         })
     }
 }

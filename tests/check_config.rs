@@ -106,3 +106,33 @@ fn bad_config_exits_non_zero_naming_the_line() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn probes_dir_says_where_the_probe_files_are() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("etc/probes.d"))?;
+    std::fs::create_dir_all(d.join("probes"))?;
+    // the default directory's file would be refused: it is not read once
+    // probes_dir points elsewhere
+    std::fs::write(d.join("etc/probes.d/bad.toml"), "[probes.nosuch]\n")?;
+    std::fs::write(d.join("probes/exits.toml"), "[probes.exitsnoop]\n")?;
+    std::fs::write(d.join("probes/conns.toml"), "[probes.tcpconnect]\n")?;
+    let main = d.join("etc/beed.toml");
+    for set in ["../probes", &d.join("probes").display().to_string()] {
+        std::fs::write(&main, format!("probes_dir = \"{set}\"\n"))?;
+        let (code, text) = check(&main, &[])?;
+        assert_eq!(code, Some(0), "probes_dir = {set}: {text}");
+        assert!(text.contains("exitsnoop") && text.contains("tcpconnect"), "probes_dir = {set}: {text}");
+    }
+    // unset: probes.d next to beed.toml, whose file is refused by name
+    std::fs::write(&main, "")?;
+    let (code, text) = check(&main, &[])?;
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("bad.toml") && text.contains("probe `nosuch` is not a built-in"), "{text}");
+    // a directory that does not exist holds no probes, as probes.d
+    std::fs::write(&main, "probes_dir = \"nowhere\"\n[probes.exitsnoop]\n")?;
+    let (code, text) = check(&main, &[])?;
+    assert_eq!(code, Some(0), "{text}");
+    Ok(())
+}

@@ -31,16 +31,13 @@ export CONTAINERS_CONF=${CONTAINERS_CONF:-$REPO/deploy/container/containers.conf
 CONNECTIONS=7 # loopback connections to count
 
 T0=$(date +%s)
-# say, elapsed, ok, not_ok, summary, bail, wait_for, port_in_use
+# say, elapsed, ok, not_ok, check, summary, bail, wait_for, port_in_use,
+# free_port, http_code, promql, listen_and_connect
 . "$REPO/tests/lib/checks.sh"
-WORK='' PROM_PID='' NC_PID='' CONTAINERS=()
-
-# check DESCRIPTION COMMAND...: ok if the command succeeds
-check() {
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
+# BEED_CAPS, stderr_of, stdout_of, proc_status, status_field, exit_event_of,
+# check_loads, check_stopped
+. "$REPO/tests/lib/podman.sh"
+WORK='' PROM_PID='' NC_PID='' CONTAINERS=() PACKAGED=''
 
 [ "$(id -u)" = 0 ] || { echo "tests/container/run.sh: needs root (it loads BPF programs)" >&2; exit 1; }
 for tool in podman runc jq nc prometheus curl; do
@@ -59,6 +56,7 @@ cleanup() {
 		podman logs "$c" >"$LOG_DIR/$c.log" 2>&1
 		podman rm -f -t 5 "$c" >/dev/null 2>&1
 	done
+	[ -n "$PACKAGED" ] && podman rmi -f "$PACKAGED" >/dev/null 2>&1
 	for pid in $PROM_PID $NC_PID; do
 		kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	done
@@ -133,36 +131,25 @@ podman run -d --name "$NAME" --network host \
 	-v "$WORK/bee:/etc/bee:ro" \
 	"$IMAGE" >"$LOG_DIR/run.log" 2>&1 || bail "podman run $IMAGE" "$(cat "$LOG_DIR/run.log")"
 
-http() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$1$2"; }
-ready() { [ "$(http "$1" /readyz)" = 200 ]; }
-stderr_of() { podman logs "$1" 2>&1 >/dev/null; }
-stdout_of() { podman logs "$1" 2>/dev/null; }
+ready() { [ "$(http_code "$1" /readyz)" = 200 ]; }
 if wait_for 30 ready "$METRICS_PORT"; then
 	ok "/readyz answers 200 once the probes were tried ($(elapsed))"
 else
-	bail "/readyz answers 200" "last answer: $(http "$METRICS_PORT" /readyz)" "$(stderr_of "$NAME" | tail -n 20)"
+	bail "/readyz answers 200" "last answer: $(http_code "$METRICS_PORT" /readyz)" "$(stderr_of "$NAME" | tail -n 20)"
 fi
-check "/healthz answers 200" test "$(http "$METRICS_PORT" /healthz)" = 200
-log=$(stderr_of "$NAME")
-if grep -q "ready: 2 probes up, 0 failed" <<<"$log"; then
-	ok "both built-in probes load in the container"
-else
-	not_ok "both built-in probes load in the container" "$(tail -n 20 <<<"$log")"
-fi
+check "/healthz answers 200" test "$(http_code "$METRICS_PORT" /healthz)" = 200
+check_loads "$NAME" 2 "both built-in probes load in the container"
 
 # the process: the image's user, with exactly the capabilities added
-pid=$(podman inspect --format '{{.State.Pid}}' "$NAME")
-status=$(cat "/proc/$pid/status" 2>/dev/null)
+status=$(proc_status "$NAME")
 uid=$(awk '$1 == "Uid:" { print $3 }' <<<"$status")
-capeff=$(awk '$1 == "CapEff:" { print $2 }' <<<"$status")
-capbnd=$(awk '$1 == "CapBnd:" { print $2 }' <<<"$status")
-# CAP_DAC_READ_SEARCH (2), CAP_PERFMON (38), CAP_BPF (39)
-want_caps=$(printf '%016x' $(((1 << 2) | (1 << 38) | (1 << 39))))
-if [ "$uid" = 65532 ] && [ "$capeff" = "$want_caps" ] && [ "$capbnd" = "$want_caps" ]; then
+capeff=$(status_field "$status" CapEff)
+capbnd=$(status_field "$status" CapBnd)
+if [ "$uid" = 65532 ] && [ "$capeff" = "$BEED_CAPS" ] && [ "$capbnd" = "$BEED_CAPS" ]; then
 	ok "beed runs as uid 65532 with CAP_BPF, CAP_PERFMON and CAP_DAC_READ_SEARCH only"
 else
 	not_ok "beed runs as uid 65532 with CAP_BPF, CAP_PERFMON and CAP_DAC_READ_SEARCH only" \
-		"uid $uid, CapEff $capeff, CapBnd $capbnd (want $want_caps)"
+		"uid $uid, CapEff $capeff, CapBnd $capbnd (want $BEED_CAPS)"
 fi
 
 # --- Prometheus, with the scrape configuration of the README -----------------------------
@@ -171,11 +158,7 @@ sed -e "s|\"localhost:9091\"|\"127.0.0.1:$METRICS_PORT\"|" -e 's|scrape_interval
 prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/prometheus" \
 	--web.listen-address="127.0.0.1:$PROM_PORT" >"$LOG_DIR/prometheus.log" 2>&1 &
 PROM_PID=$!
-promql() {
-	curl -s --max-time 5 "http://127.0.0.1:$PROM_PORT/api/v1/query" --data-urlencode "query=$1" |
-		jq -r '.data.result[0].value[1] // "none"' 2>/dev/null
-}
-target_up() { [ "$(promql 'up{job="beed"}')" = 1 ]; }
+target_up() { [ "$(promql "$PROM_PORT" 'up{job="beed"}')" = 1 ]; }
 wait_for 60 target_up ||
 	bail "Prometheus scrapes the container (up{job=\"beed\"} == 1)" "$(tail -n 5 "$LOG_DIR/prometheus.log")"
 ok "Prometheus scrapes the container (up{job=\"beed\"} == 1, $(elapsed))"
@@ -185,41 +168,26 @@ ok "Prometheus scrapes the container (up{job=\"beed\"} == 1, $(elapsed))"
 EXITER=beedc-$TAG
 cp /bin/true "$WORK/$EXITER"
 "$WORK/$EXITER"
-exit_event() {
-	stdout_of "$NAME" | jq -c --arg comm "$EXITER" \
-		'select(.probe == "exitsnoop" and .mapName == "print_exits" and .entry.comm == $comm)' 2>/dev/null | grep -q .
-}
-if wait_for 15 exit_event; then
+if wait_for 15 exit_event_of "$NAME" "$EXITER"; then
 	ok "the exit of $EXITER is a JSON line with probe exitsnoop on the container's stdout"
 else
 	not_ok "the exit of $EXITER is a JSON line on the container's stdout" "$(stdout_of "$NAME" | tail -n 3)"
 fi
 
 # N loopback connections to a port of our own, each accepted and closed
-nc -lk 127.0.0.1 "$CONN_PORT" >/dev/null 2>&1 &
-NC_PID=$!
-wait_for 10 port_in_use "$CONN_PORT" || bail "start a listener on 127.0.0.1:$CONN_PORT (nc -lk)"
-for _ in $(seq 1 "$CONNECTIONS"); do
-	exec 3<>"/dev/tcp/127.0.0.1/$CONN_PORT" && exec 3>&-
-done
+listen_and_connect "$CONN_PORT" "$CONNECTIONS" || bail "start a listener on 127.0.0.1:$CONN_PORT (nc -lk)"
 query="sum(ebpf_solo_io_counter_connections{probe=\"tcpconnect\",daddr=\"127.0.0.1\",dport=\"$CONN_PORT\"})"
-counted() { [ "$(promql "$query")" = "$CONNECTIONS" ]; }
+counted() { [ "$(promql "$PROM_PORT" "$query")" = "$CONNECTIONS" ]; }
 if wait_for 30 counted; then
 	ok "Prometheus' API counts exactly $CONNECTIONS connections: $query ($(elapsed))"
 else
-	not_ok "Prometheus' API counts exactly $CONNECTIONS connections" "$query = $(promql "$query")"
+	not_ok "Prometheus' API counts exactly $CONNECTIONS connections" "$query = $(promql "$PROM_PORT" "$query")"
 fi
-check "/readyz still answers 200" test "$(http "$METRICS_PORT" /readyz)" = 200
+check "/readyz still answers 200" test "$(http_code "$METRICS_PORT" /readyz)" = 200
 
 # --- stop -----------------------------------------------------------------------------
 podman stop -t 20 "$NAME" >/dev/null 2>&1
-code=$(podman inspect --format '{{.State.ExitCode}}' "$NAME")
-log=$(stderr_of "$NAME")
-if [ "$code" = 0 ] && grep -q 'SIGTERM: stopping' <<<"$log" && grep -q 'stopped: .* every probe detached' <<<"$log"; then
-	ok "podman stop ends it cleanly (SIGTERM, exit 0, \"stopped\" in its log)"
-else
-	not_ok "podman stop ends it cleanly" "exit code $code" "$(tail -n 5 <<<"$log")"
-fi
+check_stopped "$NAME" "podman stop ends it cleanly"
 
 # --- the runtime's default seccomp profile refuses bpf() ---------------------------------------
 NAME2=beed-test-default-$TAG
@@ -250,6 +218,54 @@ else
 fi
 podman stop -t 20 "$NAME2" >/dev/null 2>&1
 check "it stops cleanly too (exit 0)" test "$(podman inspect --format '{{.State.ExitCode}}' "$NAME2")" = 0
+
+# --- bee package: a probe image as a container image of its own ------------------------
+say "bee package ($(elapsed))"
+(cd "$REPO" && cargo build --release --locked -p bee) >"$LOG_DIR/bee-build.log" 2>&1 ||
+	bail "build bee" "$(tail -n 10 "$LOG_DIR/bee-build.log")"
+BEE="$(dirname "$bin")/bee"
+PROBE_REF=localhost/probes/exitcodes:$TAG
+PKG_IMAGE=localhost/beed-exitcodes-test:$TAG
+free_port PKG_PORT || bail "find a free TCP port"
+"$BEE" --storage "$WORK/store" build "$REPO/examples/exitcodes.bpf.c" "$PROBE_REF" -o "$WORK/exitcodes.bpf.o" \
+	>"$LOG_DIR/bee-package.log" 2>&1 || bail "bee build examples/exitcodes.bpf.c $PROBE_REF" "$(tail -n 5 "$LOG_DIR/bee-package.log")"
+PACKAGED=$PKG_IMAGE
+if "$BEE" --storage "$WORK/store" package "$PROBE_REF" "$PKG_IMAGE" --metrics-listen "127.0.0.1:$PKG_PORT" \
+	>>"$LOG_DIR/bee-package.log" 2>&1; then
+	ok "bee package $PROBE_REF $PKG_IMAGE (FROM $IMAGE)"
+else
+	bail "bee package $PROBE_REF $PKG_IMAGE" "$(tail -n 5 "$LOG_DIR/bee-package.log")"
+fi
+labels=$(podman image inspect --format '{{json .Config.Labels}}' "$PKG_IMAGE")
+check "its labels name the probe image, its digest and the base" jq_true --arg ref "$PROBE_REF" --arg base "$IMAGE" \
+	'.["beed.probe.ref"] == $ref and (.["beed.probe.digest"] | startswith("sha256:"))
+		and .["org.opencontainers.image.base.name"] == $base' <<<"$labels"
+NAME3=beed-test-package-$TAG
+CONTAINERS+=("$NAME3")
+# the command bee package prints
+podman run -d --name "$NAME3" --network host --cap-drop=ALL --cap-add=BPF,PERFMON,DAC_READ_SEARCH \
+	--security-opt seccomp="$REPO/deploy/container/seccomp.json" \
+	-v /sys/kernel/tracing:/sys/kernel/tracing:ro -v /sys/kernel/btf:/sys/kernel/btf:ro \
+	"$PKG_IMAGE" >"$LOG_DIR/run-package.log" 2>&1 || bail "podman run $PKG_IMAGE" "$(cat "$LOG_DIR/run-package.log")"
+if wait_for 30 ready "$PKG_PORT"; then
+	ok "the packaged image is ready (/readyz 200)"
+else
+	bail "the packaged image is ready" "$(stderr_of "$NAME3" | tail -n 10)"
+fi
+check_loads "$NAME3" 1 "it runs the one probe, from /usr/lib/bee/probes/exitcodes.bpf.o"
+FAILER=beedp-$TAG
+cp /bin/false "$WORK/$FAILER"
+"$WORK/$FAILER"
+"$WORK/$FAILER"
+series="ebpf_solo_io_counter_exits{probe=\"exitcodes\",comm=\"$FAILER\",code=\"1\",sig=\"0\"} 2"
+counted_exits() { curl -s --max-time 5 "http://127.0.0.1:$PKG_PORT/metrics" | grep -qxF "$series"; }
+if wait_for 15 counted_exits; then
+	ok "it counts the two failed exits of $FAILER: $series"
+else
+	not_ok "it counts the two failed exits of $FAILER" "$(curl -s --max-time 5 "http://127.0.0.1:$PKG_PORT/metrics" | grep -F "$FAILER")"
+fi
+podman stop -t 20 "$NAME3" >/dev/null 2>&1
+check "it stops cleanly (exit 0)" test "$(podman inspect --format '{{.State.ExitCode}}' "$NAME3")" = 0
 
 summary
 [ "$fail" = 0 ]

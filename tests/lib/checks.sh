@@ -60,3 +60,31 @@ free_port() {
 	done
 	return 1
 }
+
+# check DESCRIPTION COMMAND...: ok if the command succeeds
+check() {
+	local what=$1
+	shift
+	if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+
+# http_code PORT PATH: the HTTP status of GET http://127.0.0.1:PORT/PATH
+http_code() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$1$2"; }
+
+# promql PORT QUERY: the first value of an instant query to the Prometheus
+# on 127.0.0.1:PORT, `none` if the result is empty
+promql() {
+	curl -s --max-time 5 "http://127.0.0.1:$1/api/v1/query" --data-urlencode "query=$2" |
+		jq -r '.data.result[0].value[1] // "none"' 2>/dev/null
+}
+
+# listen_and_connect PORT N: a listener on 127.0.0.1:PORT (its pid in NC_PID,
+# for the caller's cleanup) and N TCP connections to it, each closed
+listen_and_connect() {
+	nc -lk 127.0.0.1 "$1" >/dev/null 2>&1 &
+	NC_PID=$!
+	wait_for 10 port_in_use "$1" || return 1
+	for _ in $(seq 1 "$2"); do
+		exec 3<>"/dev/tcp/127.0.0.1/$1" && exec 3>&-
+	done
+}

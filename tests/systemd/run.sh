@@ -42,7 +42,8 @@ LOG_DIR=$REPO/target/systemd-test
 CONTAINER_LIFETIME=900 # hard limit on the container, whatever happens to this script
 
 T0=$(date +%s)
-# say, elapsed, ok, not_ok, summary, bail, wait_for, port_in_use
+# say, elapsed, ok, not_ok, check, summary, bail, wait_for, port_in_use,
+# free_port, http_code, promql, listen_and_connect
 . "$REPO/tests/lib/checks.sh"
 WORK='' TIMEOUT_PID='' NSPAWN_PID='' CPID='' REG_PID='' KEEP=${BEED_TEST_KEEP:-0}
 

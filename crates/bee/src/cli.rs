@@ -36,6 +36,9 @@ pub enum Command {
     Describe(DescribeArgs),
     /// Load a probe and show its maps live (needs root).
     Run(RunArgs),
+    /// Build a container image that runs one probe with beed (needs podman
+    /// and beed's image, `make image`).
+    Package(PackageArgs),
     /// Send an image of the local store to its registry.
     Push(PushArgs),
     /// Fetch an image from its registry into the local store.
@@ -186,6 +189,28 @@ pub struct RegistryArgs {
     /// Refuse blobs larger than this many bytes, before downloading them.
     #[arg(long, value_name = "BYTES", default_value_t = bee_oci::store::DEFAULT_MAX_BLOB)]
     pub max_blob_size: u64,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "The image holds beed (FROM --base), the probe's object and a beed.toml that runs it \
+alone: events as JSON lines on stdout, metrics on --metrics-listen. Run it as beed's own image is run \
+(README \"Run in a container\"): host network, --cap-drop=ALL --cap-add=BPF,PERFMON,DAC_READ_SEARCH, \
+the seccomp profile of deploy/container/seccomp.json, tracefs and /sys/kernel/btf mounted read-only.")]
+pub struct PackageArgs {
+    /// The probe: an image REF (pulled when not in the store) or a compiled object (.o).
+    #[arg(value_name = "REF|OBJECT")]
+    pub probe: String,
+    /// The container image to build (e.g. localhost/beed-exits:1.0).
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+    /// The beed image to build from [default: localhost/beed:<bee's version>].
+    #[arg(long, value_name = "IMAGE")]
+    pub base: Option<String>,
+    /// Where beed serves /metrics, /healthz and /readyz in the container.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "0.0.0.0:9091")]
+    pub metrics_listen: String,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 #[derive(Args, Debug)]

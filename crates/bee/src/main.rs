@@ -6,6 +6,7 @@ mod describe;
 mod headers;
 mod images;
 mod init;
+mod package;
 mod progress;
 mod run;
 mod template;
@@ -67,6 +68,16 @@ fn dispatch(cli: Cli) -> Result<()> {
             let probe = images::resolve(&a.object, storage, &a.registry)?;
             run::run(&a, probe)
         }
+        Command::Package(a) => {
+            let probe = images::resolve(&a.probe, storage, &a.registry)?;
+            let source = bee_runtime::ObjectSource::Bytes {
+                name: probe.what.clone(),
+                bytes: std::borrow::Cow::Owned(probe.bytes.clone()),
+            };
+            let maps = checked_maps(source, &probe.what)
+                .with_context(|| format!("{}: beed would refuse this probe", probe.what))?;
+            package::package(&a, &probe, &maps)
+        }
         Command::Push(a) => images::push(&images::open_store(storage)?, &a),
         Command::Pull(a) => images::pull(&images::open_store(storage)?, &a),
         Command::List(a) => images::list(&images::open_store(storage)?, &a),
@@ -87,19 +98,25 @@ fn dispatch(cli: Cli) -> Result<()> {
 
 /// The checks beed runs before it loads anything, on a built object.
 fn check_built(out: &std::path::Path, input: &std::path::Path) -> Result<()> {
-    let spec = bee_runtime::ProbeSpec::new("probe", bee_runtime::ObjectSource::File(out.to_path_buf()));
+    let maps = checked_maps(bee_runtime::ObjectSource::File(out.to_path_buf()), &out.display().to_string())?;
+    emit(&format!("built {} from {}: watched maps {maps}\n", out.display(), input.display()))
+}
+
+/// Runs beed's checks on an object; its watched maps as `name (output), ...`
+/// (a warning when it has none).
+fn checked_maps(source: bee_runtime::ObjectSource, what: &str) -> Result<String> {
+    let spec = bee_runtime::ProbeSpec::new("probe", source);
     let object = bee_runtime::probe::read_object(&spec)?;
     let checked = bee_runtime::probe::check(&spec, &object)?;
     if checked.specs().is_empty() {
         eprintln!(
             "bee: warning: {} has no watched map: beed and bee run show nothing of it (name a map print_, \
              counter_, gauge_ or hist_)",
-            out.display()
+            what
         );
     }
     let maps: Vec<String> = checked.specs().iter().map(|m| format!("{} ({})", m.name, m.output)).collect();
-    let maps = if maps.is_empty() { "none".to_string() } else { maps.join(", ") };
-    emit(&format!("built {} from {}: watched maps {maps}\n", out.display(), input.display()))
+    Ok(if maps.is_empty() { "none".to_string() } else { maps.join(", ") })
 }
 
 /// Writes `text` to stdout. A closed stdout (`bee describe x.o | head`)
