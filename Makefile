@@ -103,7 +103,8 @@ test-systemd: deps
 
 # --- kernel matrix (tests/kernels/) ---
 # every attach type, the built-ins, exact kprobe counts and btf_path on this
-# host's kernel and on Debian's 6.1 and 6.12 cloud kernels booted under qemu
+# host's kernel and on Debian's 5.10 (bullseye), 6.1, 6.12 and newest cloud
+# kernels booted under qemu
 # (TCG, no KVM needed); root; kernels cached in /var/cache/beed-tests/kernels
 .PHONY: test-kernels
 test-kernels: deps

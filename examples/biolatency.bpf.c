@@ -17,6 +17,7 @@
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
 #include "solo_types.h"
 #include "bee_examples.h"
 
@@ -59,20 +60,43 @@ int on_issue(struct trace_event_raw_block_rq *ctx)
 	return 0;
 }
 
+/* Older kernels (5.10 among them) name the record of block_rq_complete
+ * trace_event_raw_block_rq_complete: matched by CO-RE (the ___old suffix is
+ * dropped) where the kernel lacks trace_event_raw_block_rq_completion.
+ * Read with BPF_CORE_READ: the compiler merges the two branches' direct
+ * reads into one load at a computed context offset, which the verifier
+ * refuses ("dereference of modified ctx ptr"). */
+struct trace_event_raw_block_rq_complete___old {
+	dev_t dev;
+	sector_t sector;
+} __attribute__((preserve_access_index));
+
 SEC("tracepoint/block/block_rq_complete")
-int on_complete(struct trace_event_raw_block_rq_completion *ctx)
+int on_complete(void *ctx)
 {
-	struct rq_key key = { .dev = ctx->dev, .sector = ctx->sector };
+	struct rq_key key = {};
 	struct disk_slot hk = {};
 	u64 *ts;
+
+	if (bpf_core_type_exists(struct trace_event_raw_block_rq_completion)) {
+		struct trace_event_raw_block_rq_completion *c = ctx;
+
+		key.dev = BPF_CORE_READ(c, dev);
+		key.sector = BPF_CORE_READ(c, sector);
+	} else {
+		struct trace_event_raw_block_rq_complete___old *c = ctx;
+
+		key.dev = BPF_CORE_READ(c, dev);
+		key.sector = BPF_CORE_READ(c, sector);
+	}
 
 	ts = bpf_map_lookup_elem(&start, &key);
 	if (!ts)
 		return 0;
 	hk.slot = usecs_slot(*ts, MAX_SLOTS);
 	bpf_map_delete_elem(&start, &key);
-	hk.major = ctx->dev >> MINORBITS;
-	hk.minor = ctx->dev & ((1U << MINORBITS) - 1);
+	hk.major = key.dev >> MINORBITS;
+	hk.minor = key.dev & ((1U << MINORBITS) - 1);
 	bump(&hist_biolatency_usecs, &hk, 1);
 	return 0;
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The kernel matrix (`make test-kernels`): every attach type, the built-in
 # probes, a kprobe/kretprobe tcpconnect with exact counts and the btf_path
-# fallback, on this host's kernel and on Debian's own cloud kernels (newest
-# 6.1 and 6.12) booted under qemu with software emulation (no KVM needed).
+# fallback, on this host's kernel and on Debian's own cloud kernels (the
+# newest 5.10 of bullseye, 6.1, 6.12, and the newest the mirror has) booted
+# under qemu with software emulation (no KVM needed).
 # The BPF objects are compiled once, here, and the same files run on every
 # kernel: that is the CO-RE check. Results come back over a serial port.
 #
@@ -11,7 +12,8 @@
 # goes to target/kernels. Exit status 0 only if everything expected to work
 # worked and every failure was a clean one.
 #
-# Environment: CONNECTS (default 5), KERNELS (default "6.1 6.12"),
+# Environment: CONNECTS (default 5), KERNELS (default "5.10 6.1 6.12
+# newest": `newest` is the newest cloud kernel of the sources),
 # HOST=0 to skip the host run, QEMU_TIMEOUT (s, per guest, default 480),
 # JOBS (guests booted at once, default: 2 when the machine has 2+ cores).
 set -euo pipefail
@@ -21,7 +23,7 @@ HERE=$REPO/tests/kernels
 CACHE=${BEED_KERNEL_CACHE:-/var/cache/beed-tests/kernels}
 WORK=${BEED_KERNELS_WORK:-$REPO/target/kernels}
 CONNECTS=${CONNECTS:-5}
-KERNELS=${KERNELS:-6.1 6.12}
+KERNELS=${KERNELS:-5.10 6.1 6.12 newest}
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-480}
 HOST_PORT=${HOST_PORT:-19391}
 if [[ -z ${JOBS:-} ]]; then JOBS=1; [[ $(nproc) -ge 2 ]] && JOBS=2; fi
@@ -76,30 +78,75 @@ gcc -static -O2 -o "$TARGET" "$REPO/tests/fixtures/uprobe_target.c"
 echo "$(ls "$PROBES"/*.bpf.o | wc -l) objects in $PROBES, $(ls "$PROBES"/examples | wc -l) examples in $PROBES/examples; static $TARGET"
 
 # ---------------------------------------------------------------- kernels
-# newest linux-image-<series>*-cloud-amd64 in the apt sources (not the
-# meta-package), downloaded once into $CACHE; a cached one is used when
-# the sources cannot be reached.
+# Kernels come from Debian's apt sources: this machine's own, plus the same
+# mirror's other releases through a private apt configuration in $CACHE/apt
+# (5.10 from bullseye, the newest from trixie-backports). The mirror is read
+# from this machine's apt sources at run time.
+OTHER_SUITES=${OTHER_SUITES:-bullseye trixie trixie-backports}
+PRIVATE_APT=(-o "Dir::Etc::SourceList=$CACHE/apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
+	-o "Dir::State::Lists=$CACHE/apt/lists" -o "Dir::State::Status=$CACHE/apt/status"
+	-o "Dir::Cache=$CACHE/apt/cache" -o APT::Sandbox::User=root)
+# the URI of the Debian archive this machine's apt sources use (deb822 or
+# one-line format), empty if none
+debian_mirror() {
+	{
+		awk '/^URIs:/ { u = $2 } /^Suites:/ && / (bookworm|trixie|bullseye)( |$)/ && u !~ /security/ { print u; exit }' \
+			/etc/apt/sources.list.d/*.sources 2>/dev/null
+		awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' \
+			/etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null
+	} | head -1
+}
+PRIVATE_UPDATED=0
+private_apt_update() {
+	[[ $PRIVATE_UPDATED -eq 0 ]] || return 0
+	PRIVATE_UPDATED=1
+	local mirror
+	mirror=$(debian_mirror)
+	[[ -n $mirror ]] || { echo "note: no Debian mirror in the apt sources: only their own kernels" >&2; return 0; }
+	mkdir -p "$CACHE/apt/lists/partial" "$CACHE/apt/cache/archives/partial"
+	: >"$CACHE/apt/status"
+	for suite in $OTHER_SUITES; do echo "deb $mirror $suite main"; done >"$CACHE/apt/sources.list"
+	apt-get "${PRIVATE_APT[@]}" update -qq >&2 || echo "note: updating the lists of $OTHER_SUITES failed" >&2
+}
+# linux-image-<series>*-cloud-amd64 packages (not the meta-package) the apt
+# configuration of "$@" knows; series `newest` is any
+kernel_packages() { # SERIES APT-OPTIONS...
+	local s=$1 re
+	shift
+	re=$([[ $s == newest ]] && echo '[0-9]+\.[0-9]+' || echo "${s//./\\.}")
+	apt-cache "$@" search --names-only "^linux-image-$re[.-].*cloud-amd64\$" 2>/dev/null |
+		awk '{print $1}' | grep -E "^linux-image-$re[.-][0-9]" | grep -v -- '-unsigned' || true
+}
+# the newest of them, and the apt options that fetch it
 newest_kernel() { # SERIES
-	apt-cache search --names-only "^linux-image-$1[.-].*cloud-amd64\$" 2>/dev/null |
-		awk '{print $1}' | grep -E "^linux-image-$1[.-][0-9]" | grep -v -- '-unsigned' | sort -V | tail -1
+	local best
+	best=$({
+		kernel_packages "$1" | sed 's/$/ host/'
+		kernel_packages "$1" "${PRIVATE_APT[@]}" | sed 's/$/ private/'
+	} | sort -V -k1,1 | tail -1)
+	echo "$best"
 }
 cached_kernel() { # SERIES -> newest cached .deb
-	ls "$CACHE"/linux-image-"$1"[.-][0-9]*-cloud-amd64_*.deb 2>/dev/null | sort -V | tail -1
+	local glob=$1
+	[[ $1 == newest ]] && glob='[0-9]*.[0-9]*'
+	# shellcheck disable=SC2086
+	ls "$CACHE"/linux-image-$glob[.-][0-9]*-cloud-amd64_*.deb 2>/dev/null | sort -V | tail -1
 }
 fetch_kernel() { # SERIES -> prints the path of its .deb
-	local s=$1 pkg deb
-	pkg=$(newest_kernel "$s")
-	if [[ -z $pkg ]]; then apt_update >&2; pkg=$(newest_kernel "$s"); fi
+	local s=$1 pkg where deb opts=()
+	read -r pkg where <<<"$(newest_kernel "$s")"
+	if [[ -z $pkg ]]; then
+		apt_update >&2
+		private_apt_update
+		read -r pkg where <<<"$(newest_kernel "$s")"
+	fi
 	if [[ -n $pkg ]]; then
+		[[ $where == private ]] && opts=("${PRIVATE_APT[@]}")
 		deb=$(ls "$CACHE/${pkg}"_*.deb 2>/dev/null | tail -1 || true)
 		if [[ -z $deb ]]; then
 			echo "downloading $pkg" >&2
-			if (cd "$CACHE" && apt-get download -o APT::Sandbox::User=root "$pkg" >&2); then
+			if (cd "$CACHE" && apt-get "${opts[@]}" -o APT::Sandbox::User=root download "$pkg" >&2); then
 				deb=$(ls "$CACHE/${pkg}"_*.deb | tail -1)
-				# keep one package per series
-				for old in "$CACHE"/linux-image-"$s"[.-][0-9]*-cloud-amd64_*.deb; do
-					[[ $old == "$deb" ]] || rm -f "$old"
-				done
 			fi
 		fi
 	fi
@@ -107,24 +154,61 @@ fetch_kernel() { # SERIES -> prints the path of its .deb
 	[[ -n $deb ]] || return 1
 	echo "$deb"
 }
-declare -A KDIR KVER
+# Since 7.x (trixie-backports) linux-image-X is an empty package depending
+# on linux-binary-X (the kernel) and linux-modules-X: those are fetched with
+# the apt configuration that has them and extracted into the same tree.
+extract_parts() { # DEB DIR
+	local deb=$1 dir=$2 parts tmp p ok
+	parts=$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed -nE 's/^ *(linux-(binary|modules)-[^ ]+).*/\1/p')
+	[[ -n $parts ]] || return 0
+	tmp=$(mktemp -d "$CACHE/.parts.XXXXXX")
+	for p in $parts; do
+		ok=0
+		for opts in host private; do
+			if [[ $opts == private ]]; then
+				private_apt_update
+				(cd "$tmp" && apt-get "${PRIVATE_APT[@]}" download "$p" >&2) && ok=1
+			else
+				(cd "$tmp" && apt-get -o APT::Sandbox::User=root download "$p" >/dev/null 2>&1) && ok=1
+			fi
+			[[ $ok == 1 ]] && break
+		done
+		[[ $ok == 1 ]] || { rm -rf "$tmp"; echo "error: cannot download $p" >&2; return 1; }
+	done
+	for p in "$tmp"/*.deb; do dpkg-deb -x "$p" "$dir" || { rm -rf "$tmp"; return 1; }; done
+	echo "with $(cd "$tmp" && ls -- *.deb | tr '\n' ' ')" >&2
+	rm -rf "$tmp"
+}
+declare -A KDIR KVER KMODS
+KEEP=()
 exec 9>"$CACHE/.lock"
 flock 9 # another run may be filling the cache
 for s in $KERNELS; do
 	step "kernel $s"
-	deb=$(fetch_kernel "$s") || die "no linux-image-$s*-cloud-amd64 in the apt sources nor in $CACHE"
+	deb=$(fetch_kernel "$s") || die "no linux-image-$s*-cloud-amd64 in the apt sources ($OTHER_SUITES included) nor in $CACHE"
 	dir=$CACHE/$(basename "$deb" .deb)
 	if [[ ! -f $dir/.extracted ]]; then
-		rm -rf "$dir" && dpkg-deb -x "$deb" "$dir" && touch "$dir/.extracted"
+		rm -rf "$dir" && dpkg-deb -x "$deb" "$dir"
+		extract_parts "$deb" "$dir" || die "fetch the parts $(basename "$deb") depends on"
+		touch "$dir/.extracted"
 	fi
-	for old in "$CACHE"/linux-image-"$s"[.-][0-9]*-cloud-amd64_*/; do
-		[[ -d $old && ${old%/} != "$dir" ]] && rm -rf "$old"
-	done
+	KEEP+=("$deb" "$dir")
 	KDIR[$s]=$dir
-	KVER[$s]=$(basename "$(ls -d "$dir"/lib/modules/*)")
+	# modules in /lib/modules, or /usr/lib/modules (7.x packages, merged /usr)
+	KMODS[$s]=$dir/lib/modules
+	[[ -d ${KMODS[$s]} ]] || KMODS[$s]=$dir/usr/lib/modules
+	KVER[$s]=$(basename "$(ls -d "${KMODS[$s]}"/*)")
 	echo "$(basename "$deb") -> $dir (kernel ${KVER[$s]})"
 done
 
+# one package (and its extracted tree) per X.Y series in the cache: older
+# ones of the series used are removed
+for kept in "${KEEP[@]}"; do
+	series=$(basename "$kept" | sed -E 's/^(linux-image-[0-9]+\.[0-9]+)[.-].*/\1/')
+	for old in "$CACHE/$series".*-cloud-amd64_* "$CACHE/$series"-*-cloud-amd64_*; do
+		[[ -e $old && " ${KEEP[*]} " != *" ${old%/} "* ]] && rm -rf "$old"
+	done
+done
 exec 9>&-
 
 # ---------------------------------------------------------------- initramfs
@@ -153,10 +237,10 @@ export CONNECTS=$CONNECTS PORT=9091 PHASES="main btf examples" READY_TIMEOUT=240
 EOF
 
 # the module NAME of kernel dir D and what it depends on, decompressed, in load order
-add_module() { # DIR KVER NAME OUTDIR
+add_module() { # MODULES-DIR KVER NAME OUTDIR
 	local d=$1 v=$2 m=$3 out=$4 f dep
 	grep -qx "$m" "$out/order" 2>/dev/null && return 0
-	f=$(find "$d/lib/modules/$v/kernel" -name "$m.ko" -o -name "$m.ko.xz" -o -name "$m.ko.zst" -o -name "$m.ko.gz" | head -1)
+	f=$(find "$d/$v/kernel" -name "$m.ko" -o -name "$m.ko.xz" -o -name "$m.ko.zst" -o -name "$m.ko.gz" | head -1)
 	[[ -n $f ]] || { echo "note: module $m not in ${v}'s package (built in?)"; return 0; }
 	for dep in $(modinfo -F depends "$f" | tr ',' ' '); do add_module "$d" "$v" "$dep" "$out"; done
 	case $f in
@@ -171,7 +255,7 @@ declare -A INITRD
 for s in $KERNELS; do
 	root=$WORK/initramfs-$s
 	rm -rf "$root" && cp -a "$BASE" "$root"
-	for m in "${MODULES[@]}"; do add_module "${KDIR[$s]}" "${KVER[$s]}" "$m" "$root/modules"; done
+	for m in "${MODULES[@]}"; do add_module "${KMODS[$s]}" "${KVER[$s]}" "$m" "$root/modules"; done
 	INITRD[$s]=$WORK/initrd-$s.cpio.gz
 	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"${INITRD[$s]}"
 	echo "$s: ${INITRD[$s]} ($(du -h "${INITRD[$s]}" | cut -f1); modules: $(tr '\n' ' ' <"$root/modules/order" 2>/dev/null))"
@@ -197,7 +281,7 @@ fi
 boot() { # SERIES (runs in the background: a subshell)
 	set +e +o pipefail
 	local s=$1 vmlinuz
-	vmlinuz=$(ls "${KDIR[$s]}"/boot/vmlinuz-* | head -1)
+	vmlinuz=$(ls "${KDIR[$s]}"/boot/vmlinuz-* "${KMODS[$s]}/${KVER[$s]}/vmlinuz" 2>/dev/null | head -1)
 	: >"$RES/$s"
 	local t=$(date +%s) rc
 	timeout --kill-after=10 "$QEMU_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -smp 1 -m 1024 \

@@ -306,6 +306,10 @@ pub enum LoadCause {
     NoKernelBtf,
     /// The verifier rejected program `program` (its log is in the error).
     Verifier { program: String },
+    /// Program `program` reads `target` (`struct foo.bar`), which this
+    /// kernel's BTF does not have: a CO-RE relocation could not be resolved
+    /// (libbpf poisons the instruction, the verifier refuses it).
+    CoreRelocation { program: String, target: String },
     /// Program `program` (in `section`) was refused for a reason its
     /// section's kind explains, as for an attach.
     Program { program: String, section: String, cause: AttachCause },
@@ -366,6 +370,9 @@ pub fn classify_load(log: &str, code: Code, sizes: &[(String, u64)], confinement
     if code.errno == Some(libc::ESRCH) && log.contains("failed to find valid kernel BTF") {
         return Some(LoadCause::NoKernelBtf);
     }
+    if let Some(target) = failed_relocation(log) {
+        return Some(LoadCause::CoreRelocation { program: failed_program(log).unwrap_or("").to_string(), target });
+    }
     // no code says the verifier ran: libbpf prints its log between these
     // markers; EPERM (not EACCES) is a refusal before verification
     if log.contains("END PROG LOAD LOG") && code.errno != Some(libc::EPERM) {
@@ -395,9 +402,26 @@ fn failed_map(log: &str) -> Option<String> {
 }
 
 /// The program libbpf's log is about (`prog 'NAME': ...`): only the log
-/// names the program that failed to load.
+/// names the program that failed to load. The line saying it failed wins
+/// over earlier lines about other programs (relocations of each program
+/// are logged before any is loaded).
 pub fn failed_program(log: &str) -> Option<&str> {
-    log.lines().find_map(|l| l.split("prog '").nth(1).and_then(|s| s.split('\'').next()))
+    fn name(line: &str) -> Option<&str> {
+        line.split("prog '").nth(1).and_then(|s| s.split('\'').next())
+    }
+    let failed =
+        log.lines().find(|l| l.contains("prog '") && (l.contains("load failed") || l.contains("failed to load")));
+    failed.or_else(|| log.lines().find(|l| l.contains("prog '"))).and_then(name)
+}
+
+/// What a CO-RE relocation libbpf could not resolve refers to: `struct
+/// foo.bar` of "failed to resolve CO-RE relocation <byte_off> [39] struct
+/// foo.bar (0:1 @ offset 8)".
+fn failed_relocation(log: &str) -> Option<String> {
+    let line = log.lines().find(|l| l.contains("failed to resolve CO-RE relocation"))?;
+    let after = line.split_once("] ").map_or(line, |(_, t)| t);
+    let target = after.split(" (").next().unwrap_or(after).trim();
+    Some(if target.is_empty() { "a type or field".to_string() } else { target.to_string() })
 }
 
 /// The last lines of libbpf's log worth showing (BPF token probing is
@@ -656,6 +680,23 @@ mod tests {
         assert_eq!(classify_load(TRAMPOLINE, Code::from_errno(libc::EPERM), &[], &ROOT), None);
         assert_eq!(failed_program(TRAMPOLINE), Some("prog"));
         assert_eq!(failed_program(NO_BTF), None);
+
+        // the program that failed, not the first one the log mentions; the
+        // type or field the kernel lacks (biolatency on 5.10)
+        let core = "libbpf: prog 'on_issue': relo #0: matching candidate #0 <byte_off> [1] struct trace_event_raw_block_rq\n\
+                    libbpf: prog 'on_complete': BPF program load failed: -EINVAL\n\
+                    libbpf: prog 'on_complete': -- BEGIN PROG LOAD LOG --\n\
+                    1: <invalid CO-RE relocation>\n\
+                    failed to resolve CO-RE relocation <byte_off> [39] struct trace_event_raw_block_rq_completion.dev (0:1 @ offset 8)\n\
+                    -- END PROG LOAD LOG --\n";
+        assert_eq!(failed_program(core), Some("on_complete"));
+        assert_eq!(
+            classify_load(core, Code::from_errno(libc::EINVAL), &[], &ROOT),
+            Some(LoadCause::CoreRelocation {
+                program: "on_complete".into(),
+                target: "struct trace_event_raw_block_rq_completion.dev".into()
+            })
+        );
         Ok(())
     }
 

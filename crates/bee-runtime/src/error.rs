@@ -107,6 +107,12 @@ impl fmt::Display for LoadError {
                 " (no kernel BTF: this kernel lacks /sys/kernel/btf/vmlinux; set `btf_path = \"/path/to/vmlinux.btf\"` in [probes.{probe}])"
             )?,
             LoadCause::Verifier { program } => write!(f, " (the verifier rejected program {program}; its log follows)")?,
+            LoadCause::CoreRelocation { program, target } => write!(
+                f,
+                " (program {program} uses {target}, which this kernel does not have: a CO-RE relocation failed; \
+                 the probe was written for other kernels: test the type or field with bpf_core_type_exists() / \
+                 bpf_core_field_exists() and read what this kernel has instead)"
+            )?,
             LoadCause::Program { cause, .. } => write!(f, "{}", Hint(cause))?,
             LoadCause::MapMemory { .. } | LoadCause::BpfRefused { .. } | LoadCause::Other => {}
         }
