@@ -40,8 +40,7 @@ fn no_tty_reports_program_runs() -> TestResult {
     // the last line is written at exit, after the calls
     let last = stdout
         .lines()
-        .filter(|l| l.contains("\"programStats\""))
-        .last()
+        .rfind(|l| l.contains("\"programStats\""))
         .ok_or_else(|| format!("no programStats line:\n{stdout}\n{stderr}"))?;
     let v: serde_json::Value = serde_json::from_str(last)?;
     assert!(v["probe"].is_string(), "{last}");
