@@ -239,15 +239,16 @@ run_c() {
 		"$(field cpu_ns "$r")" "$(field ns_per_iter "$g")" "$(field events_per_s "$g")" "$(field polls "$r")" 0
 }
 
-# run_beed NAME REP OBJECT OUTPUT MAP
+# run_beed NAME REP OBJECT OUTPUT MAP [PROGRAM_STATS]
 run_beed() {
-	local name=$1 rep=$2 obj=$3 output=$4 map=$5 cfg=$WORK/$1.$2.toml err=$WORK/$1.$2.err
+	local name=$1 rep=$2 obj=$3 output=$4 map=$5 stats=${6:-false} cfg=$WORK/$1.$2.toml err=$WORK/$1.$2.err
 	local pid c0 p0 g lost got prev same scrape=$WORK/$1.$2.metrics c1 p1 rss i up port url
 	port=$(free_port)
 	url=http://127.0.0.1:$port/metrics
 	cat >"$cfg" <<-EOF
 		[metrics]
 		listen = "127.0.0.1:$port"
+		program_stats = $stats
 		[events]
 		output = "$output"
 		[poll]
@@ -301,7 +302,7 @@ run_beed() {
 LAT_US=$((LAT_MS * 1000))
 PRINT_O=$BIN/bench_print.bpf.o
 COUNTER_O=$BIN/bench_counter.bpf.o
-CONFIGS=(baseline probe_filtered c_count c_count_batch beed_counter c_json c_json_batch beed_print_stdout beed_print_none)
+CONFIGS=(baseline probe_filtered c_count c_count_batch beed_counter beed_counter_stats c_json c_json_batch beed_print_stdout beed_print_none)
 # share of all CPUs busy over one second, from /proc/stat
 busy_pct() {
 	local a b
@@ -328,6 +329,7 @@ for ((rep = 1; rep <= REPS; rep++)); do
 		c_json) run_c "$c" "$rep" "$PRINT_O" json 0 ;;
 		c_json_batch) run_c "$c" "$rep" "$PRINT_O" json "$LAT_US" ;;
 		beed_counter) run_beed "$c" "$rep" "$COUNTER_O" none counter_events ;;
+		beed_counter_stats) run_beed "$c" "$rep" "$COUNTER_O" none counter_events true ;;
 		beed_print_stdout) run_beed "$c" "$rep" "$PRINT_O" stdout print_events ;;
 		beed_print_none) run_beed "$c" "$rep" "$PRINT_O" none print_events ;;
 		esac
@@ -377,6 +379,7 @@ declare -A LABEL=(
 	[c_count]="C libbpf, counting callback, poll again at once"
 	[c_count_batch]="C libbpf, counting callback, ${LAT_MS} ms sleep after each drain"
 	[beed_counter]="**beed counter path** (\`counter_events\`, poll.latency ${LAT_MS}ms)"
+	[beed_counter_stats]="beed counter path with metrics.program_stats = true (BPF run-time statistics on)"
 	[c_json]="C libbpf, snprintf JSON → /dev/null, poll again at once"
 	[c_json_batch]="C libbpf, snprintf JSON → /dev/null, ${LAT_MS} ms sleep after each drain"
 	[beed_print_stdout]="**beed print path** (\`print_events\`, output stdout → /dev/null)"
@@ -425,6 +428,7 @@ RESULT_TEXT=$WORK/results.md
 	echo "- beed counter path CPU/event ≤ 3× the C counting consumer's: $(verdict "${CPU[beed_counter]}" "${CPU[c_count]}" 3) against the poll-at-once C consumer ($(ratio "${CPU[beed_counter]}" "${CPU[c_count]}")×); against the C consumer that batches like beed: $(ratio "${CPU[beed_counter]}" "${CPU[c_count_batch]}")× ($(verdict "${CPU[beed_counter]}" "${CPU[c_count_batch]}" 3) at 3×)"
 	echo "- beed print path (stdout) CPU/event ≤ the C JSON consumer's: $(verdict "${CPU[beed_print_stdout]}" "${CPU[c_json]}" 1) against the poll-at-once C consumer ($(ratio "${CPU[beed_print_stdout]}" "${CPU[c_json]}")×); against the batching one: $(ratio "${CPU[beed_print_stdout]}" "${CPU[c_json_batch]}")× ($(verdict "${CPU[beed_print_stdout]}" "${CPU[c_json_batch]}" 1))"
 	echo "- zero drops at the generator's rate: beed $([[ $beed_drops == 0 ]] && echo '**met**' || echo "**missed** ($beed_drops events lost over all beed runs)"); all consumers together lost $total_drops"
+	echo "- metrics.program_stats (the kernel's BPF run-time statistics on): the traced side pays $(awk -v a="${ADDED[beed_counter_stats]}" -v b="${ADDED[beed_counter]}" 'BEGIN {printf "%.1f", a - b}') ns more per event than the same counter path with statistics off (${ADDED[beed_counter_stats]} vs. ${ADDED[beed_counter]} ns)"
 	echo "- traced-side added cost per event: beed counter ${ADDED[beed_counter]} ns, beed print ${ADDED[beed_print_stdout]} ns, vs. ${ADDED[c_count]} / ${ADDED[c_json]} ns for the C consumers polling at once and ${ADDED[c_count_batch]} / ${ADDED[c_json_batch]} ns batching"
 	echo
 	echo "### beed with the built-in probes (exitsnoop, tcpconnect), output none"
@@ -494,7 +498,10 @@ round, and the table shows medians:
   beed's `[poll] latency` after every poll that returned events.
 - **beed** (`target/release/beed`) with a generated config loading the same
   object as `[probes.bench]`, metrics on 127.0.0.1, events to stdout
-  (→ /dev/null) or `none`.
+  (→ /dev/null) or `none`; the counter path once more with
+  `metrics.program_stats = true`, which turns the kernel's BPF run-time
+  statistics on: the difference in traced-side cost is what statistics cost
+  every BPF program on the host.
 
 Columns:
 

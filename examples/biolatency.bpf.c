@@ -14,6 +14,14 @@
  *
  *   [probes.biolatency]
  *   object = "/usr/lib/bee/examples/biolatency.bpf.o"
+ *
+ * In seconds (histogram ebpf_solo_io_biolatency_seconds{major, minor}):
+ *
+ *   [probes.biolatency.maps.hist_biolatency_usecs]
+ *   name = "ebpf_solo_io_biolatency"
+ *   unit = "seconds"
+ *   help = "Block I/O latency, issue to completion"
+ *   bucket_multiplier = 0.000001
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

@@ -19,6 +19,15 @@
  *
  *   [probes.runqlat]
  *   object = "/usr/lib/bee/examples/runqlat.bpf.o"
+ *
+ * In Prometheus' base unit (histogram ebpf_solo_io_runqlat_seconds, le =
+ * 0.000001, 0.000003, 0.000007, ...):
+ *
+ *   [probes.runqlat.maps.hist_runqlat_usecs]
+ *   name = "ebpf_solo_io_runqlat"
+ *   unit = "seconds"
+ *   help = "Time runnable tasks waited for a CPU"
+ *   bucket_multiplier = 0.000001
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

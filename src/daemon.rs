@@ -87,7 +87,10 @@ pub fn run(config_path: &Path) -> Result<()> {
     };
     let handle = engine::spawn(setup, outputs, watchdog).context("starting the engine thread")?;
     health.set_running(true);
-    RuntimeMetrics::register(&registry, handle.status.clone()).context("registering runtime metrics")?;
+    let program_stats = crate::programstats::ProgramStatsSwitch::default();
+    program_stats.set(cfg.program_stats);
+    RuntimeMetrics::register(&registry, handle.status.clone(), program_stats.clone())
+        .context("registering runtime metrics")?;
     let Some(report) = handle.report() else {
         health.set_running(false);
         let why = handle.died();
@@ -137,7 +140,8 @@ pub fn run(config_path: &Path) -> Result<()> {
         };
         match sig {
             Some(Signal::SIGHUP) => {
-                if let Some(s) = reload(config_path, &handle, &listen, &rundir, &selfm, &mut generation) {
+                if let Some(s) = reload(config_path, &handle, &listen, &program_stats, &rundir, &selfm, &mut generation)
+                {
                     summary = s;
                 }
             }
@@ -198,6 +202,7 @@ fn reload(
     handle: &engine::EngineHandle<Settings>,
     // metrics.listen and metrics.const_labels, which take effect at start
     listen: &(Option<std::net::SocketAddr>, Vec<(String, String)>),
+    program_stats: &crate::programstats::ProgramStatsSwitch,
     rundir: &Path,
     selfm: &SelfMetrics,
     generation: &mut u64,
@@ -225,6 +230,7 @@ fn reload(
     if cfg.const_labels != listen.1 {
         tracing::warn!("metrics.const_labels changed: restart beed to label its metrics with them");
     }
+    program_stats.set(cfg.program_stats);
     // None: the engine is gone; the main loop notices and exits
     let report = handle.reload(Settings::setup(&cfg))?;
     record_reload(rundir, selfm, generation, &report, None);

@@ -15,6 +15,7 @@ mod images;
 pub mod logging;
 mod metricnames;
 mod outputs;
+mod programstats;
 mod reloadstatus;
 mod rundir;
 mod selfmetrics;

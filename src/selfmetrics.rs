@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use bee_runtime::{ProbeState, Reading, Status};
 use prometheus::core::{Collector, Desc, MetricVec, MetricVecBuilder};
 use prometheus::proto::MetricFamily;
-use prometheus::{Gauge, GaugeVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+use prometheus::{CounterVec, Gauge, GaugeVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
 /// Handles to the daemon's own self-metrics, registered once. (What the
 /// runtime counts is rendered from its status by [`RuntimeMetrics`].)
@@ -141,10 +141,14 @@ fn forget<T: MetricVecBuilder>(vec: &MetricVec<T>, probe: &str) {
 
 /// The runtime's counters and probe states, rendered on each scrape as
 /// `beed_probe_up`, `beed_events_total`, `beed_events_lost_total`,
-/// `beed_decode_errors_total` and the `beed_map_*` families.
+/// `beed_decode_errors_total`, the `beed_map_*` families and, with
+/// `metrics.program_stats`, `beed_program_runs_total` and
+/// `beed_program_run_seconds_total`.
 pub struct RuntimeMetrics {
     status: Status,
     descs: Vec<Desc>,
+    /// `beed_program_run*` are rendered only while it is on.
+    program_stats: crate::programstats::ProgramStatsSwitch,
 }
 
 /// The families the runtime's status renders to, fresh for one scrape.
@@ -157,6 +161,8 @@ struct Families {
     walk_errors: IntCounterVec,
     map_entries: IntGaugeVec,
     map_max_entries: IntGaugeVec,
+    program_runs: IntCounterVec,
+    program_run_seconds: CounterVec,
 }
 
 impl Families {
@@ -189,10 +195,24 @@ impl Families {
                 &pm,
             )?,
             map_max_entries: IntGaugeVec::new(Opts::new("beed_map_max_entries", "The map's max_entries"), &pm)?,
+            program_runs: IntCounterVec::new(
+                Opts::new(
+                    "beed_program_runs_total",
+                    "Times the program ran while BPF statistics were on (metrics.program_stats)",
+                ),
+                &["probe", "program"],
+            )?,
+            program_run_seconds: CounterVec::new(
+                Opts::new(
+                    "beed_program_run_seconds_total",
+                    "Time the kernel spent running the program while BPF statistics were on (metrics.program_stats)",
+                ),
+                &["probe", "program"],
+            )?,
         })
     }
 
-    fn collectors(&self) -> [&dyn Collector; 8] {
+    fn collectors(&self) -> [&dyn Collector; 10] {
         [
             &self.probe_up,
             &self.events,
@@ -202,10 +222,12 @@ impl Families {
             &self.walk_errors,
             &self.map_entries,
             &self.map_max_entries,
+            &self.program_runs,
+            &self.program_run_seconds,
         ]
     }
 
-    fn fill(&self, name: &str, state: &ProbeState) {
+    fn fill(&self, name: &str, state: &ProbeState, programs: bool) {
         let stats = match state {
             ProbeState::Up(stats) => stats,
             ProbeState::Failed(_) => {
@@ -214,6 +236,13 @@ impl Families {
             }
         };
         self.probe_up.with_label_values(&[name]).set(1);
+        for p in stats.programs.iter().filter(|_| programs) {
+            if let Some(runs) = p.read() {
+                let l = [name, p.program.as_str()];
+                self.program_runs.with_label_values(&l).inc_by(runs.count);
+                self.program_run_seconds.with_label_values(&l).inc_by(runs.nanos as f64 / 1e9);
+            }
+        }
         if let Some(lost) = &stats.lost {
             self.events_lost.with_label_values(&[name]).inc_by(lost.get());
         }
@@ -236,9 +265,13 @@ impl Families {
 
 impl RuntimeMetrics {
     /// Registers the runtime's families in `r`, read from `status`.
-    pub fn register(r: &Registry, status: Status) -> prometheus::Result<()> {
+    pub fn register(
+        r: &Registry,
+        status: Status,
+        program_stats: crate::programstats::ProgramStatsSwitch,
+    ) -> prometheus::Result<()> {
         let descs = Families::new()?.collectors().iter().flat_map(|c| c.desc().into_iter().cloned()).collect();
-        r.register(Box::new(RuntimeMetrics { status, descs }))
+        r.register(Box::new(RuntimeMetrics { status, descs, program_stats }))
     }
 }
 
@@ -249,8 +282,9 @@ impl Collector for RuntimeMetrics {
 
     fn collect(&self) -> Vec<MetricFamily> {
         let Ok(f) = Families::new() else { return Vec::new() };
+        let programs = self.program_stats.is_on();
         for (name, state) in self.status.lock().iter() {
-            f.fill(name, state);
+            f.fill(name, state, programs);
         }
         f.collectors().iter().flat_map(|c| c.collect()).collect()
     }

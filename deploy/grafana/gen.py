@@ -167,16 +167,23 @@ timeseries(
     unit="ops",
 )
 timeseries(
-    "Events lost, dropped, suppressed per second",
+    "Events lost, dropped, suppressed, sampled out per second",
     "lost: the kernel side could not submit (ring buffer full, beed_events_lost_total); "
     "dropped: the output could not keep up (beed_events_dropped_total, per output); "
     "suppressed: over events.journal_rate_limit (beed_events_suppressed_total); "
+    "sampled out and rate limited: a print map's sample and max_rate "
+    "(beed_events_sampled_out_total, beed_events_rate_limited_total); "
     "output errors: writes that failed (beed_output_errors_total).",
     12, 12, 8,
     targets(
         (f"sum by (node, probe) (rate(beed_events_lost_total{{{SEL}}}[5m]))", "lost {{node}} {{probe}}"),
         (f"sum by (node, output) (rate(beed_events_dropped_total{{{NODE}}}[5m]))", "dropped {{node}} {{output}}"),
         (f"sum by (node, probe) (rate(beed_events_suppressed_total{{{SEL}}}[5m]))", "suppressed {{node}} {{probe}}"),
+        (f"sum by (node, probe) (rate(beed_events_sampled_out_total{{{SEL}}}[5m]))", "sampled out {{node}} {{probe}}"),
+        (
+            f"sum by (node, probe) (rate(beed_events_rate_limited_total{{{SEL}}}[5m]))",
+            "rate limited {{node}} {{probe}}",
+        ),
         (f"sum by (node, output) (rate(beed_output_errors_total{{{NODE}}}[5m]))", "output errors {{node}} {{output}}"),
     ),
     unit="ops",

@@ -32,8 +32,12 @@ fn dashboard_queries_find_every_metric_in_a_real_scrape_and_data_in_prometheus()
     }
     let dir = tempfile::tempdir()?;
     let rejected = compile(&fixture("verifier_reject.bpf.c"), dir.path())?;
-    let probes =
-        format!("[probes.exitsnoop]\n[probes.tcpconnect]\n[probes.rejected]\nobject = \"{}\"\n", rejected.display());
+    // a max_rate no test reaches: the sampling series exist (at 0)
+    let probes = format!(
+        "[probes.exitsnoop]\n[probes.exitsnoop.maps.print_exits]\nmax_rate = \"1000000/s\"\n[probes.tcpconnect]\n\
+         [probes.rejected]\nobject = \"{}\"\n",
+        rejected.display()
+    );
     let config = |port: &str, events: &str| {
         format!("[metrics]\nlisten = \"127.0.0.1:{port}\"\n[events]\n{events}\n[poll]\ninterval = \"200ms\"\n{probes}")
     };

@@ -156,7 +156,7 @@ impl MapMetric {
                 st.begin();
                 let mut bad = 0u64;
                 let n = read(&mut |k, v| match percpu::numeric(field, v, *slot) {
-                    Some(x) => st.set(k, x * *scale),
+                    Some(x) => st.set(k, shaping::scale(x, *scale)),
                     None => bad += 1,
                 });
                 if n.is_some() {

@@ -131,7 +131,7 @@ impl RingMetric {
         let value = match &self.value {
             Some(f) => match decode::read(f, rec).and_then(|v| v.as_f64()) {
                 Some(v) if self.multiplier == 1.0 => v,
-                Some(v) => v * self.multiplier,
+                Some(v) => crate::shaping::scale(v, self.multiplier),
                 None => {
                     self.decode_errors.inc();
                     return;

@@ -282,7 +282,7 @@ impl<C: Consumers> Engine<C> {
             self.consumers.forget(&spec.name);
         }
         let fail = |reason| Failure { reason, prev: None };
-        let mut stats = ProbeStats { lost: None, maps: Vec::new() };
+        let mut stats = ProbeStats { lost: None, maps: Vec::new(), programs: probe.program_stats() };
         let lost = Count::default();
         let sources = ringbuf::build(&probe, &mut self.consumers, &mut stats.maps, &lost).map_err(fail)?;
         let walks = mapwatch::build(&probe, &mut self.consumers, &mut stats.maps, &lost).map_err(fail)?;

@@ -18,6 +18,7 @@ pub mod fsread;
 pub mod libbpf_log;
 mod mapwatch;
 pub mod probe;
+pub mod progstats;
 mod ringbuf;
 pub mod spec;
 pub mod stats;

@@ -170,6 +170,13 @@ pub fn check(spec: &ProbeSpec, object: &ObjectBytes) -> Result<Checked> {
     Ok(Checked { what, bytes, specs, var_writes })
 }
 
+impl Probe {
+    /// Where each of its programs' run count and time are read.
+    pub fn program_stats(&self) -> Vec<crate::progstats::ProgramStats> {
+        crate::progstats::of(&self.object)
+    }
+}
+
 /// Loads a checked probe into the kernel (verifier included) without
 /// attaching anything: `--check-config --load`.
 pub fn verify(cfg: &ProbeSpec, checked: &Checked) -> Result<()> {

@@ -94,6 +94,8 @@ pub struct ProbeStats {
     /// probe's own `beed_lost` map. `None` when the probe has neither.
     pub lost: Option<Count>,
     pub maps: Vec<MapStats>,
+    /// Each program's run count and time, read on demand (`progstats`).
+    pub programs: Vec<crate::progstats::ProgramStats>,
 }
 
 /// The state of one configured probe.

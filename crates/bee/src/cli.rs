@@ -286,6 +286,12 @@ pub struct RunArgs {
     /// bumblebee uses 9091). For a permanent endpoint, run the probe in beed.
     #[arg(long, value_name = "PORT")]
     pub prom_port: Option<u16>,
+    /// Show what each program costs the kernel (runs, ns per run), from the
+    /// kernel's BPF statistics, which bee turns on while it runs (every BPF
+    /// program on the host then pays for two clock reads per run). With
+    /// --no-tty: a `programStats` JSON line every second.
+    #[arg(long)]
+    pub program_stats: bool,
     /// How often hash maps are read.
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     pub interval: std::time::Duration,

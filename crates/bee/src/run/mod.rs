@@ -1,6 +1,7 @@
 //! `bee run`: load one probe with the same runtime as beed and show its
 //! maps live, in a terminal UI or as JSON lines.
 
+mod costs;
 mod filter;
 mod model;
 mod prom;
@@ -178,7 +179,13 @@ pub fn run(args: &RunArgs, probe: crate::images::Probe) -> Result<()> {
     }
     // a duration too long for the clock (`--duration 99999999999999m`) is no deadline
     let deadline = args.duration.and_then(|d| Instant::now().checked_add(d));
-    let res = if json { wait(&sfd, deadline) } else { tui::run(&model, &handle.status, &sfd, deadline) };
+    let _stats_on = args.program_stats.then(costs::enable);
+    let costs = args.program_stats.then_some(&handle.status);
+    let res = if json {
+        wait(&sfd, deadline, costs.map(|s| (s, model_probe(&model))))
+    } else {
+        tui::run(&model, &handle.status, &sfd, deadline, args.program_stats)
+    };
     handle.stop();
     res
 }
@@ -197,11 +204,32 @@ pub fn signalled(sfd: &SignalFd, ms: u16) -> bool {
     matches!(poll(&mut fds, PollTimeout::from(ms)), Ok(n) if n > 0) && matches!(sfd.read_signal(), Ok(Some(_)))
 }
 
-/// JSON mode: until a signal, the deadline, or stdout closing.
-fn wait(sfd: &SignalFd, deadline: Option<Instant>) -> Result<()> {
+fn model_probe(model: &Arc<Mutex<Model>>) -> String {
+    model.lock().unwrap_or_else(|p| p.into_inner()).probe.clone()
+}
+
+/// JSON mode: until a signal, the deadline, or stdout closing; with
+/// `costs`, a `programStats` line every second and one at the end.
+fn wait(sfd: &SignalFd, deadline: Option<Instant>, costs: Option<(&bee_runtime::Status, String)>) -> Result<()> {
+    let mut last = Instant::now();
+    let report = |(status, probe): &(&bee_runtime::Status, String)| {
+        use std::io::Write as _;
+        let line = costs::json_line(probe, &costs::read(status, probe));
+        let mut out = std::io::stdout().lock();
+        if out.write_all(line.as_bytes()).and_then(|()| out.flush()).is_err() {
+            request_stop();
+        }
+    };
     loop {
         if signalled(sfd, 200) || STOP.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {
+            if let Some(c) = &costs {
+                report(c);
+            }
             return Ok(());
+        }
+        if let Some(c) = costs.as_ref().filter(|_| last.elapsed() >= Duration::from_secs(1)) {
+            last = Instant::now();
+            report(c);
         }
     }
 }

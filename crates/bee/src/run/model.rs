@@ -95,6 +95,8 @@ pub struct Model {
     pub state: String,
     pub maps: Vec<MapView>,
     pub errors: Vec<String>,
+    /// `--program-stats`: each program's runs and ns per run.
+    pub costs: Option<String>,
 }
 
 impl Model {

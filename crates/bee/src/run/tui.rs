@@ -57,7 +57,13 @@ struct Ui {
 }
 
 /// Runs the UI until `q`, Ctrl-C, a signal or the deadline.
-pub fn run(model: &Arc<Mutex<Model>>, status: &Status, sfd: &SignalFd, deadline: Option<Instant>) -> Result<()> {
+pub fn run(
+    model: &Arc<Mutex<Model>>,
+    status: &Status,
+    sfd: &SignalFd,
+    deadline: Option<Instant>,
+    program_stats: bool,
+) -> Result<()> {
     terminal::enable_raw_mode().context("the terminal cannot enter raw mode (use --no-tty)")?;
     let _restore = Restore;
     io::stdout().execute(EnterAlternateScreen).context("entering the alternate screen")?;
@@ -65,6 +71,11 @@ pub fn run(model: &Arc<Mutex<Model>>, status: &Status, sfd: &SignalFd, deadline:
     let mut ui = Ui { tab: 0, paused: None, editing: None, filter: None, message: None };
     loop {
         health(model, status);
+        if program_stats {
+            let probe = model.lock().unwrap_or_else(|p| p.into_inner()).probe.clone();
+            let costs = super::costs::summary(&super::costs::read(status, &probe));
+            model.lock().unwrap_or_else(|p| p.into_inner()).costs = Some(costs);
+        }
         draw(&mut term, model, &ui)?;
         if super::signalled(sfd, 0) || deadline.is_some_and(|d| Instant::now() >= d) {
             return Ok(());
@@ -163,7 +174,9 @@ fn key(ui: &mut Ui, k: KeyEvent, model: &Arc<Mutex<Model>>) -> bool {
 fn draw(term: &mut Terminal<CrosstermBackend<Stdout>>, model: &Arc<Mutex<Model>>, ui: &Ui) -> Result<()> {
     let (probe, programs, state, errors, live) = {
         let m = model.lock().unwrap_or_else(|p| p.into_inner());
-        (m.probe.clone(), m.programs.join(", "), m.state.clone(), m.errors.clone(), m.maps.clone())
+        // --program-stats: the programs' costs take the programs line
+        let programs = m.costs.clone().unwrap_or_else(|| m.programs.join(", "));
+        (m.probe.clone(), programs, m.state.clone(), m.errors.clone(), m.maps.clone())
     };
     let mut live = live;
     live.iter_mut().for_each(MapView::materialize);
