@@ -62,9 +62,7 @@ pub fn label_values(fields: &[Field], rec: &[u8]) -> Vec<String> {
         .iter()
         .map(|f| {
             let mut s = String::new();
-            if let Some(v) = decode::read(f, rec) {
-                v.write_text(&mut s);
-            }
+            decode::write_field_text(f, rec, &mut s);
             s
         })
         .collect()
@@ -202,7 +200,7 @@ mod tests {
     type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
 
     fn field(name: &str, offset: usize, kind: FieldKind) -> Field {
-        Field { name: name.into(), offset, kind }
+        Field::new(name, offset, kind)
     }
 
     /// `struct { u32 pid; char comm[8]; ipv4_addr daddr; u8 ip6[16] as in6_addr;

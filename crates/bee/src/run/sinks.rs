@@ -43,9 +43,8 @@ fn lock(m: &Arc<Mutex<Model>>) -> MutexGuard<'_, Model> {
 
 fn text(f: &Field, rec: &[u8]) -> String {
     let mut s = String::new();
-    match decode::read(f, rec) {
-        Some(v) => v.write_text(&mut s),
-        None => s.push('?'),
+    if !decode::write_field_text(f, rec, &mut s) {
+        s.push('?');
     }
     s
 }

@@ -1,0 +1,81 @@
+//! `errno`: an error number, negative (a kernel return value) or positive
+//! (`errno`), to its name: `-13` → `EACCES`. Unknown numbers stay numbers.
+
+use bee_object::decode::{Render, Value};
+
+use crate::tables::{errnos::ERRNOS, lookup};
+use crate::value::{int_of, push_int};
+
+/// Kernel-internal numbers a return value can carry (include/linux/errno.h).
+const INTERNAL: &[(u32, &str)] = &[
+    (512, "ERESTARTSYS"),
+    (513, "ERESTARTNOINTR"),
+    (514, "ERESTARTNOHAND"),
+    (515, "ENOIOCTLCMD"),
+    (516, "ERESTART_RESTARTBLOCK"),
+    (517, "EPROBE_DEFER"),
+    (518, "EOPENSTALE"),
+    (519, "ENOPARAM"),
+    (521, "EBADHANDLE"),
+    (522, "ENOTSYNC"),
+    (523, "EBADCOOKIE"),
+    (524, "ENOTSUPP"),
+    (525, "ETOOSMALL"),
+    (526, "ESERVERFAULT"),
+    (527, "EBADTYPE"),
+    (528, "EJUKEBOX"),
+    (529, "EIOCBQUEUED"),
+    (530, "ERECALLCONFLICT"),
+];
+
+/// The name of error number `n` (sign ignored).
+pub fn name(n: i128) -> Option<&'static str> {
+    let n = u64::try_from(n.unsigned_abs()).ok()?;
+    lookup(ERRNOS, n).or_else(|| lookup(INTERNAL, n))
+}
+
+/// The `errno` decoder.
+#[derive(Debug)]
+pub struct Errno;
+
+impl Render for Errno {
+    fn text(&self, v: Value<'_>, out: &mut String) {
+        match int_of(&v) {
+            Some(n) => match name(n) {
+                Some(s) if n != 0 => out.push_str(s),
+                _ => push_int(out, n),
+            },
+            None => v.write_text(out),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errno_names() {
+        for (v, want) in [
+            (Value::I(-13), "EACCES"),
+            (Value::I(13), "EACCES"),
+            (Value::U(2), "ENOENT"),
+            (Value::I(-2), "ENOENT"),
+            (Value::I(-11), "EAGAIN"),
+            (Value::I(-35), "EDEADLK"),
+            (Value::I(-512), "ERESTARTSYS"),
+            (Value::I(-133), "EHWPOISON"),
+            (Value::I(0), "0"),
+            (Value::I(-4000), "-4000"),
+            (Value::I(i64::MIN), "-9223372036854775808"),
+            (Value::U(u64::MAX), "18446744073709551615"),
+        ] {
+            let mut s = String::new();
+            Errno.text(v, &mut s);
+            assert_eq!(s, want, "{v:?}");
+        }
+        let mut s = String::new();
+        Errno.json(Value::I(-1), &mut s);
+        assert_eq!(s, "\"EPERM\"");
+    }
+}
