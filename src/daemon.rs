@@ -246,6 +246,7 @@ pub fn check_config(path: &Path, load: bool) -> Result<()> {
     let mut cfg = Config::load(path, crate::builtins::BUILTINS)?;
     let pending = crate::images::resolve(&mut cfg, crate::images::Network::Offline);
     let mut failed = Vec::new();
+    let decoders = bee_decoders::Context::system();
     for p in &cfg.probes {
         if pending.contains(&p.name) {
             println!(
@@ -260,7 +261,7 @@ pub fn check_config(path: &Path, load: bool) -> Result<()> {
             .and_then(|object| bee_runtime::probe::check(&spec, &object))
             .map_err(crate::error::Error::from)
             .and_then(|c| {
-                crate::outputs::check(&p.name, &p.maps, c.specs())?;
+                crate::outputs::check(&p.name, &p.maps, c.specs(), &decoders)?;
                 if load {
                     bee_runtime::probe::verify(&spec, &c)?;
                 }

@@ -13,7 +13,12 @@ use bee_metrics::labels;
 
 /// Checks probe `probe`'s map settings against the watched maps of its
 /// object.
-pub fn check(probe: &str, maps: &BTreeMap<String, MapConfig>, specs: &[MapSpec]) -> Result<()> {
+pub fn check(
+    probe: &str,
+    maps: &BTreeMap<String, MapConfig>,
+    specs: &[MapSpec],
+    decoders: &bee_decoders::Context,
+) -> Result<()> {
     for (name, mc) in maps {
         // a table with only max_entries may name any map (the runtime checks it)
         let only_size = MapConfig { max_entries: None, ..mc.clone() } == MapConfig::default();
@@ -33,15 +38,19 @@ pub fn check(probe: &str, maps: &BTreeMap<String, MapConfig>, specs: &[MapSpec])
     }
     let default_cfg = MapConfig::default();
     for spec in specs {
-        check_map(probe, spec, maps.get(&spec.name).unwrap_or(&default_cfg))?;
+        check_map(probe, spec, maps.get(&spec.name).unwrap_or(&default_cfg), decoders)?;
     }
     Ok(())
 }
 
 /// The label, value and slot fields of one watched map.
-fn check_map(probe: &str, spec: &MapSpec, cfg: &MapConfig) -> Result<()> {
+fn check_map(probe: &str, spec: &MapSpec, cfg: &MapConfig, decoders: &bee_decoders::Context) -> Result<()> {
     let Ok(value) = spec.check_watchable() else { return Ok(()) }; // the runtime's check says why
-    match (spec.is_event_map(), spec.output, &spec.key) {
+                                                                   // decoders fit their fields; labels may name the fields they derive
+    let key = if spec.is_event_map() { None } else { spec.key.as_ref() };
+    let (key, value) = bee_decoders::decorate_map(probe, &spec.name, key, value, &cfg.fields, decoders)?;
+    let value = &value;
+    match (spec.is_event_map(), spec.output, &key) {
         (true, Output::Print, _) | (false, Output::Print, _) => {}
         (true, Output::Counter, _) => {
             labels::select(&spec.name, value, cfg, &[])?;

@@ -1,5 +1,7 @@
-//! `errno`: an error number, negative (a kernel return value) or positive
-//! (`errno`), to its name: `-13` → `EACCES`. Unknown numbers stay numbers.
+//! `errno`: an error number to its name: in a signed field the negative
+//! values (kernel return values: `-13` → `EACCES`, while `3`, a file
+//! descriptor, stays `3`), in an unsigned field the positive ones (`errno`
+//! as stored by user space: `13` → `EACCES`). Unknown numbers stay numbers.
 
 use bee_object::decode::{Render, Value};
 
@@ -34,15 +36,17 @@ pub fn name(n: i128) -> Option<&'static str> {
     lookup(ERRNOS, n).or_else(|| lookup(INTERNAL, n))
 }
 
-/// The `errno` decoder.
+/// The `errno` decoder of a signed or an unsigned field.
 #[derive(Debug)]
-pub struct Errno;
+pub struct Errno {
+    pub signed: bool,
+}
 
 impl Render for Errno {
     fn text(&self, v: Value<'_>, out: &mut String) {
         match int_of(&v) {
             Some(n) => match name(n) {
-                Some(s) if n != 0 => out.push_str(s),
+                Some(s) if (self.signed && n < 0) || (!self.signed && n > 0) => out.push_str(s),
                 _ => push_int(out, n),
             },
             None => v.write_text(out),
@@ -56,26 +60,29 @@ mod tests {
 
     #[test]
     fn errno_names() {
-        for (v, want) in [
-            (Value::I(-13), "EACCES"),
-            (Value::I(13), "EACCES"),
-            (Value::U(2), "ENOENT"),
-            (Value::I(-2), "ENOENT"),
-            (Value::I(-11), "EAGAIN"),
-            (Value::I(-35), "EDEADLK"),
-            (Value::I(-512), "ERESTARTSYS"),
-            (Value::I(-133), "EHWPOISON"),
-            (Value::I(0), "0"),
-            (Value::I(-4000), "-4000"),
-            (Value::I(i64::MIN), "-9223372036854775808"),
-            (Value::U(u64::MAX), "18446744073709551615"),
+        for (signed, v, want) in [
+            (true, Value::I(-13), "EACCES"),
+            (true, Value::I(13), "13"), // a signed field's non-negative values are results
+            (true, Value::I(3), "3"),
+            (false, Value::U(13), "EACCES"),
+            (false, Value::U(2), "ENOENT"),
+            (true, Value::I(-2), "ENOENT"),
+            (true, Value::I(-11), "EAGAIN"),
+            (true, Value::I(-35), "EDEADLK"),
+            (true, Value::I(-512), "ERESTARTSYS"),
+            (true, Value::I(-133), "EHWPOISON"),
+            (true, Value::I(0), "0"),
+            (false, Value::U(0), "0"),
+            (true, Value::I(-4000), "-4000"),
+            (true, Value::I(i64::MIN), "-9223372036854775808"),
+            (false, Value::U(u64::MAX), "18446744073709551615"),
         ] {
             let mut s = String::new();
-            Errno.text(v, &mut s);
+            Errno { signed }.text(v, &mut s);
             assert_eq!(s, want, "{v:?}");
         }
         let mut s = String::new();
-        Errno.json(Value::I(-1), &mut s);
+        Errno { signed: true }.json(Value::I(-1), &mut s);
         assert_eq!(s, "\"EPERM\"");
     }
 }

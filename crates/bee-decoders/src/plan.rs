@@ -97,7 +97,10 @@ pub fn build(field: &Field, s: &FieldSettings, ctx: &Context) -> Result<Vec<Fiel
                 })
                 .collect())
         }
-        "errno" => need_int(name, kind).and_then(|_| one(renderer(crate::errno::Errno))),
+        "errno" => {
+            let (_, signed) = need_int(name, kind)?;
+            one(renderer(crate::errno::Errno { signed }))
+        }
         "signal" => need_int(name, kind).and_then(|_| one(renderer(crate::signal::Signal))),
         "exit_status" => need_int(name, kind).and_then(|_| one(renderer(crate::exit_status::ExitStatus))),
         "syscall" => need_int(name, kind).and_then(|_| one(renderer(crate::syscall::Syscall::host()))),

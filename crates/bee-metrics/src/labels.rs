@@ -126,6 +126,7 @@ pub fn value_field(map: &str, plan: &Plan, cfg: &MapConfig, output: Output) -> R
             if !f.kind.is_numeric() {
                 return Err(err(format!("value field `{c}` is not a number")));
             }
+            not_decoded(map, cfg, c)?;
             return Ok(f.clone());
         }
     }
@@ -154,7 +155,20 @@ pub fn slot_field(probe: &str, map: &str, key: &Plan, cfg: &MapConfig) -> Result
     if !matches!(slot.kind, bee_object::schema::FieldKind::Unsigned(_) | bee_object::schema::FieldKind::Signed(_)) {
         return Err(err(format!("slot field `{}` must be an integer", slot.name)));
     }
+    not_decoded(map, cfg, &slot.name)?;
     Ok(slot)
+}
+
+/// A metric's value or slot field is a number: a decoder (which renders
+/// text) applies to labels and event fields only.
+fn not_decoded(map: &str, cfg: &MapConfig, field: &str) -> Result<()> {
+    match cfg.fields.get(field).and_then(|f| f.decode.as_deref()) {
+        Some(d) => Err(Error::map(
+            map,
+            format!("field `{field}` is the metric's value: decoder `{d}` applies to labels and event fields only"),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Label sets a hash map walk could not export because its metric reached

@@ -1,6 +1,9 @@
 //! A watched map's settings: which fields become labels, which one is the
 //! value or the slot, buckets and limits.
 
+use std::collections::BTreeMap;
+
+use bee_decoders::FieldSettings;
 use serde::Deserialize;
 
 /// How a hash histogram's slot field maps to bucket bounds.
@@ -40,4 +43,6 @@ pub struct MapSettings {
     /// buffers: bytes, a power of two and a multiple of the page size).
     /// Any map of the object may be named for this one.
     pub max_entries: Option<u32>,
+    /// `[probes.NAME.maps.MAP.fields.FIELD]`: per-field decoders (bee-decoders).
+    pub fields: BTreeMap<String, FieldSettings>,
 }

@@ -1,6 +1,7 @@
 //! `bee run`: load one probe with the same runtime as beed and show its
 //! maps live, in a terminal UI or as JSON lines.
 
+mod decode;
 mod filter;
 mod model;
 mod prom;
@@ -114,6 +115,8 @@ pub fn run(args: &RunArgs, probe: crate::images::Probe) -> Result<()> {
         );
     }
     let filters = Filters::parse(&args.filter, &maps)?;
+    let decoders = bee_decoders::Context::system();
+    let decodes = decode::Decodes::parse(&args.decode, &maps, &decoders)?;
     let object = match &image {
         Some(i) => ObjectSource::Image { reference: i.reference.clone(), bytes: bytes.clone().into() },
         None => ObjectSource::File(args.object.clone().into()),
@@ -157,7 +160,7 @@ pub fn run(args: &RunArgs, probe: crate::images::Probe) -> Result<()> {
         let model = model.clone();
         move || {
             let out = if json { Out::Json(Rc::new(RefCell::new(Vec::new()))) } else { Out::Ui(model) };
-            Some(RunConsumers { out, filters, families })
+            Some(RunConsumers { out, filters, families, decodes, decoders })
         }
     };
     let setup = Setup { probes: vec![spec], poll_latency: Duration::from_millis(5), settings: () };
