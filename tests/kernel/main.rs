@@ -24,6 +24,7 @@ mod check_config;
 mod conventions;
 mod crash;
 mod daemon;
+mod decoders;
 mod dashboard;
 mod examples;
 mod health;

@@ -43,6 +43,10 @@ pub struct Errno {
 }
 
 impl Render for Errno {
+    fn json(&self, v: Value<'_>, out: &mut String) {
+        crate::value::json_named(self, v, out);
+    }
+
     fn text(&self, v: Value<'_>, out: &mut String) {
         match int_of(&v) {
             Some(n) => match name(n) {
@@ -81,6 +85,9 @@ mod tests {
             Errno { signed }.text(v, &mut s);
             assert_eq!(s, want, "{v:?}");
         }
+        let mut s = String::new();
+        Errno { signed: true }.json(Value::I(3), &mut s);
+        assert_eq!(s, "3", "a number kept is a JSON number");
         let mut s = String::new();
         Errno { signed: true }.json(Value::I(-1), &mut s);
         assert_eq!(s, "\"EPERM\"");

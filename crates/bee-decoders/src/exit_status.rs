@@ -34,6 +34,10 @@ pub fn write(out: &mut String, st: i128) {
 pub struct ExitStatus;
 
 impl Render for ExitStatus {
+    fn json(&self, v: Value<'_>, out: &mut String) {
+        crate::value::json_named(self, v, out);
+    }
+
     fn text(&self, v: Value<'_>, out: &mut String) {
         match int_of(&v) {
             Some(n) => write(out, n),

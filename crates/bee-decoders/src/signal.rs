@@ -59,6 +59,10 @@ pub fn write(out: &mut String, n: i128) {
 pub struct Signal;
 
 impl Render for Signal {
+    fn json(&self, v: Value<'_>, out: &mut String) {
+        crate::value::json_named(self, v, out);
+    }
+
     fn text(&self, v: Value<'_>, out: &mut String) {
         match int_of(&v) {
             Some(n) => write(out, n),

@@ -70,6 +70,10 @@ impl StaticMap {
 }
 
 impl Render for StaticMap {
+    fn json(&self, v: Value<'_>, out: &mut String) {
+        crate::value::json_named(self, v, out);
+    }
+
     fn text(&self, v: Value<'_>, out: &mut String) {
         let hit = match v {
             Value::Str(s) => self.strings.get(s),

@@ -35,6 +35,10 @@ impl Syscall {
 }
 
 impl Render for Syscall {
+    fn json(&self, v: Value<'_>, out: &mut String) {
+        crate::value::json_named(self, v, out);
+    }
+
     fn text(&self, v: Value<'_>, out: &mut String) {
         match int_of(&v) {
             Some(n) => match u64::try_from(n).ok().and_then(|n| lookup(self.table, n)) {

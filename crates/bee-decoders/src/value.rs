@@ -61,3 +61,18 @@ pub fn push_int(out: &mut String, v: i128) {
     use std::fmt::Write as _;
     let _ = write!(out, "{v}");
 }
+
+/// JSON of a decoder that names some numbers and keeps the others: what
+/// `text` writes, as a JSON string, unless it is the number itself (then
+/// a JSON number, as without the decoder).
+pub fn json_named(r: &dyn bee_object::decode::Render, v: Value<'_>, out: &mut String) {
+    let start = out.len();
+    r.text(v, out);
+    let t = &out[start..];
+    let digits = t.strip_prefix('-').unwrap_or(t);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && int_of(&v).is_some() {
+        return;
+    }
+    let text = out.split_off(start);
+    bee_object::decode::write_json_str(out, &text);
+}
