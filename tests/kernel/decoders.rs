@@ -217,7 +217,8 @@ fn cgroup_names_a_podman_container() -> TestResult {
     }
     let dir = tempfile::tempdir()?;
     let tag = std::process::id();
-    let guard = PodmanGuard { container: format!("beedec-{tag}"), image: format!("localhost/beed-decoders-test:{tag}") };
+    let guard =
+        PodmanGuard { container: format!("beedec-{tag}"), image: format!("localhost/beed-decoders-test:{tag}") };
     let root = rootfs(dir.path())?;
     let tar = dir.path().join("rootfs.tar");
     let st = Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&tar).arg(".").status()?;
@@ -272,11 +273,20 @@ fn decoders_that_cannot_apply_fail_check_config() -> TestResult {
     let probe = format!("[probes.dec]\nobject = \"{}\"\n", obj.display());
     let at = "probes.dec.maps.print_opens.fields.";
     let cases = [
-        ("pid = { decode = \"ksym\" }", format!("{at}pid: decoder `ksym` needs an 8-byte integer or pointer field, not a 4-byte unsigned integer")),
-        ("comm = { decode = \"errno\" }", format!("{at}comm: decoder `errno` needs an integer field, not a string (char[16])")),
+        (
+            "pid = { decode = \"ksym\" }",
+            format!("{at}pid: decoder `ksym` needs an 8-byte integer or pointer field, not a 4-byte unsigned integer"),
+        ),
+        (
+            "comm = { decode = \"errno\" }",
+            format!("{at}comm: decoder `errno` needs an integer field, not a string (char[16])"),
+        ),
         ("ret = { decode = \"errnos\" }", format!("{at}ret: unknown decoder `errnos` (decoders: ksym, cgroup,")),
         ("comm = { decode = \"regexp\", regexp = \"[a-\" }", format!("{at}comm: regexp `[a-` does not compile")),
-        ("nosuch = { decode = \"hex\" }", format!("{at}nosuch: map `print_opens` has no field `nosuch` (fields: pid, comm,")),
+        (
+            "nosuch = { decode = \"hex\" }",
+            format!("{at}nosuch: map `print_opens` has no field `nosuch` (fields: pid, comm,"),
+        ),
     ];
     for (i, (fields, want)) in cases.iter().enumerate() {
         let path = d.join(format!("case{i}.toml"));

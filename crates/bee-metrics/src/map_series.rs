@@ -30,7 +30,8 @@ pub struct State {
     /// and dropped fields must not split a label set).
     series: FastMap<Vec<u8>, Series>,
     scratch: Vec<u8>,
-    ranges: Vec<std::ops::Range<usize>>,
+    /// The lookup key of a label set (see labels::LabelKey).
+    label_key: labels::LabelKey,
     name: String,
     probe: String,
     generation: u64,
@@ -53,7 +54,7 @@ impl State {
     /// Records one entry of the walk. Entries that render to the same label
     /// set (padding bytes differ, or fields were dropped) are summed.
     pub fn set(&mut self, key: &[u8], value: f64) {
-        if key.len() < self.key_size || !labels::key_from_ranges(&self.ranges, key, &mut self.scratch) {
+        if key.len() < self.key_size || !self.label_key.fill(key, &mut self.scratch) {
             self.decode_errors.inc();
             return;
         }
@@ -140,7 +141,7 @@ impl MapSeries {
         let state = State {
             series: FastMap::default(),
             scratch: Vec::new(),
-            ranges: labels::key_ranges(&fields),
+            label_key: labels::LabelKey::new(&fields),
             name: name.to_string(),
             probe: probe.to_string(),
             generation: 0,
