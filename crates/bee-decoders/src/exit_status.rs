@@ -2,10 +2,8 @@
 //! `task->exit_code`) in words: `exit 1`, `killed by SIGKILL`,
 //! `killed by SIGSEGV (core dumped)`, `stopped by SIGSTOP`.
 
-use bee_object::decode::{Render, Value};
-
 use crate::signal;
-use crate::value::{int_of, push_int};
+use crate::value::{push_int, Numbered};
 
 /// Appends wait status `st` in words.
 pub fn write(out: &mut String, st: i128) {
@@ -30,25 +28,12 @@ pub fn write(out: &mut String, st: i128) {
 }
 
 /// The `exit_status` decoder.
-#[derive(Debug)]
-pub struct ExitStatus;
-
-impl Render for ExitStatus {
-    fn json(&self, v: Value<'_>, out: &mut String) {
-        crate::value::json_named(self, v, out);
-    }
-
-    fn text(&self, v: Value<'_>, out: &mut String) {
-        match int_of(&v) {
-            Some(n) => write(out, n),
-            None => v.write_text(out),
-        }
-    }
-}
+pub const EXIT_STATUS: Numbered = Numbered(write);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bee_object::decode::{Render, Value};
 
     #[test]
     fn wait_statuses() {
@@ -65,7 +50,7 @@ mod tests {
             (-1, "-1"),
         ] {
             let mut s = String::new();
-            ExitStatus.text(Value::I(st), &mut s);
+            EXIT_STATUS.text(Value::I(st), &mut s);
             assert_eq!(s, want, "{st:#x}");
         }
     }

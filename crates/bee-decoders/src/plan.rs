@@ -101,8 +101,8 @@ pub fn build(field: &Field, s: &FieldSettings, ctx: &Context) -> Result<Vec<Fiel
             let (_, signed) = need_int(name, kind)?;
             one(renderer(crate::errno::Errno { signed }))
         }
-        "signal" => need_int(name, kind).and_then(|_| one(renderer(crate::signal::Signal))),
-        "exit_status" => need_int(name, kind).and_then(|_| one(renderer(crate::exit_status::ExitStatus))),
+        "signal" => need_int(name, kind).and_then(|_| one(renderer(crate::signal::SIGNAL))),
+        "exit_status" => need_int(name, kind).and_then(|_| one(renderer(crate::exit_status::EXIT_STATUS))),
         "syscall" => need_int(name, kind).and_then(|_| one(renderer(crate::syscall::Syscall::host()))),
         "hex" => {
             let (bits, _) = need_int(name, kind)?;

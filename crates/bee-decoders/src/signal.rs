@@ -2,9 +2,7 @@
 //! are the same on x86_64 and aarch64; real-time signals are named as
 //! strace names them (`SIGRTMIN`, `SIGRT_1`…`SIGRT_32`).
 
-use bee_object::decode::{Render, Value};
-
-use crate::value::{int_of, push_int};
+use crate::value::{push_int, Numbered};
 
 const NAMES: [&str; 32] = [
     "0",
@@ -55,25 +53,12 @@ pub fn write(out: &mut String, n: i128) {
 }
 
 /// The `signal` decoder.
-#[derive(Debug)]
-pub struct Signal;
-
-impl Render for Signal {
-    fn json(&self, v: Value<'_>, out: &mut String) {
-        crate::value::json_named(self, v, out);
-    }
-
-    fn text(&self, v: Value<'_>, out: &mut String) {
-        match int_of(&v) {
-            Some(n) => write(out, n),
-            None => v.write_text(out),
-        }
-    }
-}
+pub const SIGNAL: Numbered = Numbered(write);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bee_object::decode::{Render, Value};
 
     #[test]
     fn signal_names() {
@@ -92,7 +77,7 @@ mod tests {
             (-1, "-1"),
         ] {
             let mut s = String::new();
-            Signal.text(Value::I(n), &mut s);
+            SIGNAL.text(Value::I(n), &mut s);
             assert_eq!(s, want, "{n}");
         }
     }

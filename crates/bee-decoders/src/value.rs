@@ -76,3 +76,21 @@ pub fn json_named(r: &dyn bee_object::decode::Render, v: Value<'_>, out: &mut St
     let text = out.split_off(start);
     bee_object::decode::write_json_str(out, &text);
 }
+
+/// A decoder that writes integers in words with one function (`signal`,
+/// `exit_status`), and other values as they are.
+#[derive(Debug)]
+pub struct Numbered(pub fn(&mut String, i128));
+
+impl bee_object::decode::Render for Numbered {
+    fn text(&self, v: Value<'_>, out: &mut String) {
+        match int_of(&v) {
+            Some(n) => (self.0)(out, n),
+            None => v.write_text(out),
+        }
+    }
+
+    fn json(&self, v: Value<'_>, out: &mut String) {
+        json_named(self, v, out);
+    }
+}
