@@ -48,6 +48,20 @@ fn check_map(probe: &str, spec: &MapSpec, cfg: &MapConfig, decoders: &bee_decode
     let Ok(value) = spec.check_watchable() else { return Ok(()) }; // the runtime's check says why
                                                                    // decoders fit their fields; labels may name the fields they derive
     let key = if spec.is_event_map() { None } else { spec.key.as_ref() };
+    if !spec.is_event_map() && spec.output != Output::Print {
+        // a walked metric map's value is the sample: decoders render labels (key fields)
+        let key_has = |f: &str| key.is_some_and(|k| k.field(f).is_some());
+        if let Some((f, s)) = cfg.fields.iter().find(|(f, s)| s.decode.is_some() && !key_has(f)) {
+            return Err(bee_object::Error::Setting {
+                what: format!("probes.{probe}.maps.{}.fields.{f}", spec.name),
+                reason: format!(
+                    "`{f}` is in the map's value, the metric's sample: decoder `{}` applies to key fields (labels)",
+                    s.decode.as_deref().unwrap_or("")
+                ),
+            }
+            .into());
+        }
+    }
     let (key, value) = bee_decoders::decorate_map(probe, &spec.name, key, value, &cfg.fields, decoders)?;
     let value = &value;
     match (spec.is_event_map(), spec.output, &key) {
