@@ -25,9 +25,9 @@ fn key_plan() -> Plan {
         type_name: "struct conn_key".into(),
         size: 12,
         fields: vec![
-            Field { name: "saddr".into(), offset: 0, kind: FieldKind::Ipv4 },
-            Field { name: "daddr".into(), offset: 4, kind: FieldKind::Ipv4 },
-            Field { name: "dport".into(), offset: 8, kind: FieldKind::Unsigned(2) },
+            Field::new("saddr", 0, FieldKind::Ipv4),
+            Field::new("daddr", 4, FieldKind::Ipv4),
+            Field::new("dport", 8, FieldKind::Unsigned(2)),
         ],
     }
 }
@@ -103,7 +103,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 decode_errors: bee_runtime::Count::default(),
             },
         )?;
-        let value = Field { name: "value".into(), offset: 0, kind: FieldKind::Unsigned(8) };
+        let value = Field::new("value", 0, FieldKind::Unsigned(8));
         let mut walk_once = || {
             let mut st = series.lock();
             st.begin();

@@ -13,6 +13,8 @@
  *
  *   [probes.exitcodes]
  *   object = "/usr/lib/bee/examples/exitcodes.bpf.o"
+ *   [probes.exitcodes.maps.counter_exits.fields]
+ *   sig = { decode = "signal" }   # sig="SIGKILL" rather than sig="9"
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

@@ -17,6 +17,8 @@
  *   [probes.opensnoop.vars]
  *   target_pid = 0        # only this process (0: all)
  *   failed_only = false   # only opens that returned an error
+ *   [probes.opensnoop.maps.print_opens.fields]
+ *   ret = { decode = "errno" }    # "ret":"ENOENT" rather than -2 (descriptors stay numbers)
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

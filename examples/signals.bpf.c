@@ -14,6 +14,9 @@
  *   object = "/usr/lib/bee/examples/signals.bpf.o"
  *   [probes.signals.maps.counter_signals]
  *   drop = ["result"]        # e.g. to count per signal and comms only
+ *   [probes.signals.maps.counter_signals.fields]
+ *   sig = { decode = "signal" }   # sig="SIGTERM" rather than sig="15"
+ *   result = { decode = "static_map", table = { 0 = "delivered", 1 = "ignored", 2 = "pending", 3 = "overflow", 4 = "lost" } }
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

@@ -12,6 +12,8 @@
  *
  *   [probes.syscount]
  *   object = "/usr/lib/bee/examples/syscount.bpf.o"
+ *   [probes.syscount.maps.counter_syscalls.fields]
+ *   nr = { decode = "syscall" }   # nr="openat" rather than nr="257"
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

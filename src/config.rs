@@ -124,11 +124,14 @@ pub struct EventsConfig {
     /// Journal entries per second per probe (0: unlimited); beyond it events
     /// are counted in `beed_events_suppressed_total`, not written.
     pub journal_rate_limit: u32,
+    /// The `"time"` of JSON event lines: `rfc3339` (default), `unix_ns` or
+    /// `none`; journal entries carry journald's own timestamp.
+    pub timestamp: bee_decoders::Timestamp,
 }
 
 impl Default for EventsConfig {
     fn default() -> Self {
-        EventsConfig { output: EventOutput::Auto, journal_rate_limit: 5000 }
+        EventsConfig { output: EventOutput::Auto, journal_rate_limit: 5000, timestamp: Default::default() }
     }
 }
 
@@ -272,6 +275,7 @@ pub struct Config {
     pub program_stats: bool,
     pub events: EventOutput,
     pub journal_rate_limit: u32,
+    pub timestamp: bee_decoders::Timestamp,
     /// How long the ringbuf poller waits after draining, to batch wakeups.
     pub poll_latency: Duration,
     /// Walk interval of probes that set none.
@@ -584,6 +588,7 @@ impl Config {
             metric_names,
             events: raw.events.output,
             journal_rate_limit: raw.events.journal_rate_limit,
+            timestamp: raw.events.timestamp,
             poll_latency,
             default_interval,
             all_probe_names: raw.probes.keys().map(|k| k.get_ref().clone()).collect(),
@@ -613,6 +618,24 @@ mod tests {
         assert_eq!(c.probes[1].interval, Duration::from_millis(250));
         assert_eq!(c.poll_latency, Duration::from_millis(5));
         assert_eq!(c.events, EventOutput::Auto);
+        Ok(())
+    }
+
+    #[test]
+    fn event_timestamps_and_field_decoders() -> Result<()> {
+        assert_eq!(parse("")?.timestamp, bee_decoders::Timestamp::Rfc3339);
+        assert_eq!(parse("[events]\ntimestamp = \"unix_ns\"\n")?.timestamp, bee_decoders::Timestamp::UnixNs);
+        assert_eq!(parse("[events]\ntimestamp = \"none\"\n")?.timestamp, bee_decoders::Timestamp::None);
+        assert!(err("[events]\ntimestamp = \"iso\"\n").starts_with("/etc/bee/beed.toml:2:13: unknown variant `iso`"));
+        let c = parse(
+            "[probes.exitsnoop.maps.exits.fields.exit_code]\ndecode = \"exit_status\"\n\
+             [probes.exitsnoop.maps.exits.fields.comm]\ndecode = \"static_map\"\ntable = { bash = \"shell\" }\n",
+        )?;
+        let fields = &c.probes[0].maps["exits"].fields;
+        assert_eq!(fields["exit_code"].decode.as_deref(), Some("exit_status"));
+        assert_eq!(fields["comm"].table.as_ref().map(|t| t["bash"].as_str()), Some("shell"));
+        let e = err("[probes.exitsnoop.maps.exits.fields.comm]\ndecod = \"errno\"\n");
+        assert!(e.starts_with("/etc/bee/beed.toml:2:1: unknown field `decod`"), "{e}");
         Ok(())
     }
 

@@ -269,6 +269,7 @@ pub fn check_config(path: &Path, load: bool) -> Result<()> {
     let const_labels: Vec<String> = cfg.const_labels.iter().map(|(n, _)| n.clone()).collect();
     // every watched metric map's family name, configured or not
     let mut names = crate::metricnames::MetricNames::default();
+    let decoders = bee_decoders::Context::system();
     for p in &cfg.probes {
         if pending.contains(&p.name) {
             println!(
@@ -283,7 +284,7 @@ pub fn check_config(path: &Path, load: bool) -> Result<()> {
             .and_then(|object| bee_runtime::probe::check(&spec, &object))
             .map_err(crate::error::Error::from)
             .and_then(|c| {
-                crate::outputs::check(&p.name, &p.maps, c.specs(), &const_labels)?;
+                crate::outputs::check(&p.name, &p.maps, c.specs(), &const_labels, &decoders)?;
                 let none = crate::config::MapConfig::default();
                 for m in c.specs().iter().filter(|m| m.output != bee_object::convention::Output::Print) {
                     names

@@ -30,6 +30,8 @@ use bee_metrics::Families;
 pub struct Settings {
     pub events: EventOutput,
     pub journal_rate_limit: u32,
+    /// `[events] timestamp`: the `"time"` of JSON event lines.
+    pub timestamp: bee_decoders::Timestamp,
     pub max_series: usize,
     /// `[probes.NAME.maps.MAP]`, by probe then map.
     pub maps: BTreeMap<String, BTreeMap<String, MapConfig>>,
@@ -50,6 +52,7 @@ impl Settings {
         Settings {
             events: cfg.events,
             journal_rate_limit: cfg.journal_rate_limit,
+            timestamp: cfg.timestamp,
             max_series: cfg.max_series,
             maps: cfg.probes.iter().map(|p| (p.name.clone(), p.maps.clone())).collect(),
         }
@@ -62,6 +65,8 @@ pub struct Outputs {
     selfm: SelfMetrics,
     events: Rc<RefCell<Events>>,
     maps: BTreeMap<String, BTreeMap<String, MapConfig>>,
+    /// The symbol table and cgroup cache every decoder shares.
+    decoders: bee_decoders::Context,
 }
 
 impl Outputs {
@@ -93,7 +98,13 @@ impl Outputs {
             }
         };
         let families = Families { registry, text, series_dropped: selfm.series_dropped.clone(), max_series: 0 };
-        Some(Outputs { families, selfm, events: Rc::new(RefCell::new(events)), maps: BTreeMap::new() })
+        Some(Outputs {
+            families,
+            selfm,
+            events: Rc::new(RefCell::new(events)),
+            maps: BTreeMap::new(),
+            decoders: bee_decoders::Context::system(),
+        })
     }
 
     /// The sampler of print map `m` (`None`: it keeps every event).
@@ -127,6 +138,7 @@ impl Consumers for Outputs {
         if let Err(e) = self.events.borrow_mut().reconfigure(s.events, s.journal_rate_limit) {
             tracing::error!("events.output: {e}; keeping the previous output");
         }
+        self.events.borrow_mut().set_timestamp(s.timestamp);
         self.families.max_series = s.max_series;
         self.maps = s.maps;
         self.events.borrow().describe().to_string()
@@ -135,7 +147,7 @@ impl Consumers for Outputs {
     fn accept(&mut self, probe: &str, maps: &[MapSpec]) -> bee_runtime::Result<()> {
         let none = BTreeMap::new();
         let const_labels = self.families.text.const_label_names();
-        Ok(check(probe, self.maps.get(probe).unwrap_or(&none), maps, &const_labels)?)
+        Ok(check(probe, self.maps.get(probe).unwrap_or(&none), maps, &const_labels, &self.decoders)?)
     }
 
     fn event_sink(&mut self, map: &MapInfo<'_>) -> bee_runtime::Result<EventSink> {

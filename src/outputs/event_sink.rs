@@ -23,6 +23,9 @@ pub enum EventSink {
 
 impl EventSink {
     pub(super) fn new(out: &Outputs, m: &MapInfo<'_>, cfg: &MapConfig) -> Result<Self> {
+        // the map's field decoders, resolved once
+        let (_, value) = bee_decoders::decorate_map(m.probe, m.map, None, m.value, &cfg.fields, &out.decoders)?;
+        let m = &MapInfo { value: &value, ..*m };
         Ok(match m.output {
             Output::Print => EventSink::Print {
                 pm: PrintMap::new(&mut out.events.borrow_mut(), m.probe, m.map, m.value),

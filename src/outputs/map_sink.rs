@@ -37,6 +37,9 @@ pub enum MapSink {
 
 impl MapSink {
     pub(super) fn new(out: &Outputs, m: &MapInfo<'_>, cfg: &MapConfig) -> Result<Self> {
+        // the map's field decoders, resolved once
+        let (key, value) = bee_decoders::decorate_map(m.probe, m.map, m.key, m.value, &cfg.fields, &out.decoders)?;
+        let m = &MapInfo { key: key.as_ref(), value: &value, ..*m };
         if m.output != Output::Print {
             return Ok(MapSink::Metric(out.families.map_metric(m, cfg)?));
         }

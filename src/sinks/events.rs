@@ -9,6 +9,7 @@ use prometheus::{IntCounter, IntCounterVec};
 use crate::config::EventOutput;
 use crate::sinks::journal::{self, Journal};
 use crate::sinks::queue::LineQueue;
+use bee_decoders::Timestamp;
 use bee_object::decode;
 use bee_object::schema::Plan;
 
@@ -33,6 +34,8 @@ pub struct Events {
     rate: u32,
     buckets: Vec<Bucket>,
     suppressed: IntCounterVec,
+    /// The `"time"` of JSON lines (journal entries carry journald's own).
+    timestamp: Timestamp,
 }
 
 /// Token bucket of one probe: `rate` entries per second, bursts up to one
@@ -107,7 +110,13 @@ impl Events {
             rate,
             buckets: Vec::new(),
             suppressed,
+            timestamp: Timestamp::default(),
         })
+    }
+
+    /// Sets the timestamp of JSON lines (`[events] timestamp`).
+    pub fn set_timestamp(&mut self, t: Timestamp) {
+        self.timestamp = t;
     }
 
     /// Applies a reloaded `[events]` section; the output is reopened only
@@ -190,6 +199,7 @@ impl Events {
             Target::Stdout(w) => {
                 self.line.clear();
                 self.line.push_str(&pm.prefix);
+                self.timestamp.write_member(&mut self.line);
                 self.line.push_str("\"entry\":");
                 decode::write_json_object_keyed(plan, &pm.json_keys, rec, &mut self.line);
                 self.line.push_str("}\n");
@@ -234,6 +244,9 @@ impl Events {
         }
         self.line.clear();
         self.line.push_str(&pm.prefix);
+        if let Target::Stdout(_) = self.target {
+            self.timestamp.write_member(&mut self.line);
+        }
         decode::write_json_entries(key, value, changed, &mut self.line);
         let res = match &mut self.target {
             Target::Discard => Ok(()),

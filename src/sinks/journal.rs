@@ -97,9 +97,7 @@ impl Journal {
             self.text.push(' ');
             self.text.push_str(&f.name);
             self.text.push('=');
-            if let Some(v) = decode::read(f, rec) {
-                v.write_text(&mut self.text);
-            }
+            decode::write_field_text(f, rec, &mut self.text);
         }
         push_field(&mut self.buf, "MESSAGE", self.text.as_bytes());
         push_field(&mut self.buf, "PRIORITY", b"6");
@@ -108,9 +106,7 @@ impl Journal {
         push_field(&mut self.buf, "MAP", map.as_bytes());
         for (f, name) in plan.fields.iter().zip(names) {
             self.text.clear();
-            if let Some(v) = decode::read(f, rec) {
-                v.write_text(&mut self.text);
-            }
+            decode::write_field_text(f, rec, &mut self.text);
             push_field(&mut self.buf, name, self.text.as_bytes());
         }
         self.send()

@@ -25,6 +25,7 @@ mod conventions;
 mod crash;
 mod daemon;
 mod dashboard;
+mod decoders;
 mod examples;
 mod health;
 mod http_abuse;

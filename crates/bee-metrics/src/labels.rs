@@ -56,15 +56,47 @@ pub fn key_from_ranges(ranges: &[std::ops::Range<usize>], rec: &[u8], key: &mut 
     true
 }
 
+/// How a record's label set becomes a lookup key: the raw bytes of its
+/// label fields, or, when a field has a decoder (which may render different
+/// bytes alike: a regexp's overflow, a static_map default, two addresses in
+/// one function, two cgroups of one container), their rendered text, so
+/// that such records are one series.
+pub struct LabelKey {
+    ranges: Vec<std::ops::Range<usize>>,
+    decoded: Option<(Vec<Field>, String)>,
+}
+
+impl LabelKey {
+    /// The key of `fields`.
+    pub fn new(fields: &[Field]) -> Self {
+        let decoded = fields.iter().any(|f| f.render.is_some()).then(|| (fields.to_vec(), String::new()));
+        LabelKey { ranges: key_ranges(fields), decoded }
+    }
+
+    /// Writes the key of `rec` into `key`; false if the record is too short.
+    #[inline]
+    pub fn fill(&mut self, rec: &[u8], key: &mut Vec<u8>) -> bool {
+        let Some((fields, text)) = &mut self.decoded else { return key_from_ranges(&self.ranges, rec, key) };
+        key.clear();
+        for f in fields.iter() {
+            text.clear();
+            if !decode::write_field_text(f, rec, text) {
+                return false;
+            }
+            key.extend_from_slice(text.as_bytes());
+            key.push(0xff); // never in UTF-8 text
+        }
+        true
+    }
+}
+
 /// Label values of a record as text.
 pub fn label_values(fields: &[Field], rec: &[u8]) -> Vec<String> {
     fields
         .iter()
         .map(|f| {
             let mut s = String::new();
-            if let Some(v) = decode::read(f, rec) {
-                v.write_text(&mut s);
-            }
+            decode::write_field_text(f, rec, &mut s);
             s
         })
         .collect()
@@ -128,6 +160,7 @@ pub fn value_field(map: &str, plan: &Plan, cfg: &MapConfig, output: Output) -> R
             if !f.kind.is_numeric() {
                 return Err(err(format!("value field `{c}` is not a number")));
             }
+            not_decoded(map, cfg, c)?;
             return Ok(f.clone());
         }
     }
@@ -156,7 +189,20 @@ pub fn slot_field(probe: &str, map: &str, key: &Plan, cfg: &MapConfig) -> Result
     if !matches!(slot.kind, bee_object::schema::FieldKind::Unsigned(_) | bee_object::schema::FieldKind::Signed(_)) {
         return Err(err(format!("slot field `{}` must be an integer", slot.name)));
     }
+    not_decoded(map, cfg, &slot.name)?;
     Ok(slot)
+}
+
+/// A metric's value or slot field is a number: a decoder (which renders
+/// text) applies to labels and event fields only.
+fn not_decoded(map: &str, cfg: &MapConfig, field: &str) -> Result<()> {
+    match cfg.fields.get(field).and_then(|f| f.decode.as_deref()) {
+        Some(d) => Err(Error::map(
+            map,
+            format!("field `{field}` is the metric's value: decoder `{d}` applies to labels and event fields only"),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Label sets a hash map walk could not export because its metric reached
@@ -202,7 +248,7 @@ mod tests {
     type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
 
     fn field(name: &str, offset: usize, kind: FieldKind) -> Field {
-        Field { name: name.into(), offset, kind }
+        Field::new(name, offset, kind)
     }
 
     /// `struct { u32 pid; char comm[8]; ipv4_addr daddr; u8 ip6[16] as in6_addr;
@@ -296,6 +342,37 @@ mod tests {
         assert!(key_from_ranges(&key_ranges(&fields), &record(), &mut key));
         assert_eq!(key.len(), 42);
         assert!(!key_from_ranges(&key_ranges(&fields), &record()[..40], &mut key));
+    }
+
+    #[test]
+    fn decoded_labels_that_render_alike_are_one_key() -> TestResult {
+        let p = plan(&[]);
+        let settings: std::collections::BTreeMap<String, bee_decoders::FieldSettings> =
+            toml_edit_free("pid = { decode = \"regexp\", regexp = \"^1$\" }")?;
+        let ctx = bee_decoders::Context::system();
+        let (_, p) = bee_decoders::decorate_map("p", "m", None, &p, &settings, &ctx)?;
+        let fields: Vec<Field> = p.fields[..2].to_vec();
+        let mut k = LabelKey::new(&fields);
+        let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
+        let mut rec = record();
+        assert!(k.fill(&rec, &mut a));
+        rec[0..4].copy_from_slice(&7u32.to_le_bytes());
+        assert!(k.fill(&rec, &mut b));
+        rec[0..4].copy_from_slice(&1u32.to_le_bytes());
+        assert!(k.fill(&rec, &mut c));
+        assert_eq!(a, b, "4242 and 7 are both `other`");
+        assert_ne!(a, c);
+        assert_eq!(label_values(&fields, &rec), vec!["1", "bash"]);
+        // undecoded fields keep the raw bytes as their key
+        let mut raw = LabelKey::new(&plan(&[]).fields[..2]);
+        assert!(raw.fill(&rec, &mut a));
+        assert_eq!(a.len(), 12);
+        Ok(())
+    }
+
+    /// Field settings from TOML.
+    fn toml_edit_free<T: serde::de::DeserializeOwned>(s: &str) -> std::result::Result<T, Box<dyn std::error::Error>> {
+        Ok(toml::from_str(s)?)
     }
 
     #[test]

@@ -50,8 +50,8 @@ struct Series {
 pub struct State {
     series: FastMap<Vec<u8>, Series>,
     label_fields: Vec<Field>,
-    /// Byte ranges of the label fields (adjacent fields merged).
-    ranges: Vec<std::ops::Range<usize>>,
+    /// The lookup key of a label set (see labels::LabelKey).
+    label_key: labels::LabelKey,
     names: Vec<String>,
     probe: String,
     /// `metrics.const_labels`, after the fields' labels.
@@ -85,7 +85,7 @@ impl State {
                 return;
             }
         };
-        if !labels::key_from_ranges(&self.ranges, key, &mut self.scratch) {
+        if !self.label_key.fill(key, &mut self.scratch) {
             self.decode_errors.inc();
             return;
         }
@@ -197,7 +197,7 @@ impl MapHist {
             .collect();
         let state = State {
             series: FastMap::default(),
-            ranges: labels::key_ranges(&spec.label_fields),
+            label_key: labels::LabelKey::new(&spec.label_fields),
             label_fields: spec.label_fields,
             names,
             probe: spec.probe.to_string(),

@@ -30,7 +30,8 @@ pub struct State {
     /// and dropped fields must not split a label set).
     series: FastMap<Vec<u8>, Series>,
     scratch: Vec<u8>,
-    ranges: Vec<std::ops::Range<usize>>,
+    /// The lookup key of a label set (see labels::LabelKey).
+    label_key: labels::LabelKey,
     name: String,
     probe: String,
     /// `metrics.const_labels`, after the fields' labels.
@@ -55,7 +56,7 @@ impl State {
     /// Records one entry of the walk. Entries that render to the same label
     /// set (padding bytes differ, or fields were dropped) are summed.
     pub fn set(&mut self, key: &[u8], value: f64) {
-        if key.len() < self.key_size || !labels::key_from_ranges(&self.ranges, key, &mut self.scratch) {
+        if key.len() < self.key_size || !self.label_key.fill(key, &mut self.scratch) {
             self.decode_errors.inc();
             return;
         }
@@ -157,7 +158,7 @@ impl MapSeries {
         let state = State {
             series: FastMap::default(),
             scratch: Vec::new(),
-            ranges: labels::key_ranges(&fields),
+            label_key: labels::LabelKey::new(&fields),
             name: name.to_string(),
             probe: probe.to_string(),
             const_labels: text.const_labels().to_vec(),

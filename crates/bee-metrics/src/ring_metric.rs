@@ -48,8 +48,8 @@ pub struct RingMetric {
     vec: Vec3,
     registry: Registry,
     label_fields: Vec<Field>,
-    /// Byte ranges of the label fields (adjacent fields merged).
-    ranges: Vec<std::ops::Range<usize>>,
+    /// The lookup key of a label set (see labels::LabelKey).
+    label_key: labels::LabelKey,
     value: Option<Field>,
     multiplier: f64,
     size: usize,
@@ -108,7 +108,7 @@ impl RingMetric {
         Ok(RingMetric {
             vec,
             registry: registry.clone(),
-            ranges: labels::key_ranges(&spec.label_fields),
+            label_key: labels::LabelKey::new(&spec.label_fields),
             label_fields: spec.label_fields,
             value: spec.value,
             multiplier: spec.multiplier,
@@ -124,7 +124,7 @@ impl RingMetric {
 
     /// Accounts one event.
     pub fn on_event(&mut self, rec: &[u8]) {
-        if rec.len() < self.size || !labels::key_from_ranges(&self.ranges, rec, &mut self.scratch) {
+        if rec.len() < self.size || !self.label_key.fill(rec, &mut self.scratch) {
             self.decode_errors.inc();
             return;
         }

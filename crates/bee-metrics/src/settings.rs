@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use bee_decoders::FieldSettings;
 use serde::Deserialize;
 
 /// How a hash histogram's slot field maps to bucket bounds.
@@ -59,4 +60,6 @@ pub struct MapSettings {
     /// Print maps: at most this many events per period (`"1000/s"`, `"60/m"`),
     /// a token bucket; the rest are counted, not written.
     pub max_rate: Option<String>,
+    /// `[probes.NAME.maps.MAP.fields.FIELD]`: per-field decoders (bee-decoders).
+    pub fields: BTreeMap<String, FieldSettings>,
 }

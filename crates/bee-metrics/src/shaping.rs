@@ -162,7 +162,7 @@ mod tests {
     use bee_object::schema::FieldKind;
 
     fn f(name: &str) -> Field {
-        Field { name: name.into(), offset: 0, kind: FieldKind::Unsigned(4) }
+        Field::new(name, 0, FieldKind::Unsigned(4))
     }
 
     fn msg<T: std::fmt::Debug>(r: Result<T>) -> String {

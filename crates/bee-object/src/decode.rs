@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 use crate::schema::{Field, FieldKind, Plan};
 
@@ -65,6 +66,7 @@ pub fn read<'a>(field: &'a Field, rec: &'a [u8]) -> Option<Value<'a>> {
             Value::Ipv6(a)
         }
         FieldKind::Duration => Value::Duration(uint(b)),
+        FieldKind::Ktime { .. } => Value::U(uint(b)),
         FieldKind::F32 => Value::F(f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64),
         FieldKind::F64 => Value::F(f64::from_bits(uint(b))),
         FieldKind::Pointer => Value::Ptr(uint(b)),
@@ -83,6 +85,59 @@ pub fn read<'a>(field: &'a Field, rec: &'a [u8]) -> Option<Value<'a>> {
             }
         }
     })
+}
+
+/// How a decoder renders a field's value (implemented by the front ends'
+/// decoders, crates/bee-decoders). Called for every event of a print map and
+/// for every new label set, so it must be cheap and must not panic.
+pub trait Render: Send + Sync + std::fmt::Debug {
+    /// Appends the value as plain text (labels, journal fields).
+    fn text(&self, v: Value<'_>, out: &mut String);
+    /// Appends the value as JSON (default: the text as a JSON string).
+    fn json(&self, v: Value<'_>, out: &mut String) {
+        out.push('"');
+        let start = out.len();
+        self.text(v, out);
+        escape_json_tail(out, start);
+        out.push('"');
+    }
+}
+
+/// A shared [`Render`]; two are equal when they are the same decoder.
+#[derive(Clone)]
+pub struct Renderer(pub Arc<dyn Render>);
+
+impl PartialEq for Renderer {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl std::fmt::Debug for Renderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Appends `field`'s value in `rec` as text, through its decoder if it has
+/// one; false (writing nothing) when the record is too short.
+pub fn write_field_text(field: &Field, rec: &[u8], out: &mut String) -> bool {
+    let Some(v) = read(field, rec) else { return false };
+    match &field.render {
+        Some(r) => r.0.text(v, out),
+        None => v.write_text(out),
+    }
+    true
+}
+
+/// Appends `field`'s value in `rec` as JSON, through its decoder if it has
+/// one; `null` when the record is too short.
+pub fn write_field_json(field: &Field, rec: &[u8], out: &mut String) {
+    match (read(field, rec), &field.render) {
+        (Some(v), Some(r)) => r.0.json(v, out),
+        (Some(v), None) => v.write_json(out),
+        (None, _) => out.push_str("null"),
+    }
 }
 
 impl Value<'_> {
@@ -250,10 +305,7 @@ pub fn write_json_object_keyed(plan: &Plan, keys: &[String], rec: &[u8], out: &m
     out.push('{');
     for (f, k) in plan.fields.iter().zip(keys) {
         out.push_str(k);
-        match read(f, rec) {
-            Some(v) => v.write_json(out),
-            None => out.push_str("null"),
-        }
+        write_field_json(f, rec, out);
     }
     out.push('}');
     true
@@ -298,10 +350,7 @@ pub fn write_json_entries<'a>(
 pub fn write_json_plan(plan: &Plan, rec: &[u8], out: &mut String) {
     match plan.fields.as_slice() {
         [f] if f.offset == 0 && f.kind.width() == plan.size && (f.name == "key" || f.name == "value") => {
-            match read(f, rec) {
-                Some(v) => v.write_json(out),
-                None => out.push_str("null"),
-            }
+            write_field_json(f, rec, out)
         }
         _ => {
             if !write_json_object(plan, rec, out) {
@@ -324,10 +373,7 @@ pub fn write_json_object(plan: &Plan, rec: &[u8], out: &mut String) -> bool {
         }
         write_json_str(out, &f.name);
         out.push(':');
-        match read(f, rec) {
-            Some(v) => v.write_json(out),
-            None => out.push_str("null"),
-        }
+        write_field_json(f, rec, out);
     }
     out.push('}');
     true

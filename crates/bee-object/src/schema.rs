@@ -34,6 +34,12 @@ pub enum FieldKind {
     Ipv6,
     /// `duration`: u64 nanoseconds.
     Duration,
+    /// `ktime` (u64 nanoseconds of `bpf_ktime_get_ns`, CLOCK_MONOTONIC) or
+    /// `ktime_boot` (`bpf_ktime_get_boot_ns`, CLOCK_BOOTTIME): read as a u64;
+    /// a front end renders it as wall-clock time (bee-decoders).
+    Ktime {
+        boot: bool,
+    },
     F32,
     F64,
     Pointer,
@@ -60,7 +66,7 @@ impl FieldKind {
             FieldKind::Str(n) => *n,
             FieldKind::Ipv4 | FieldKind::F32 => 4,
             FieldKind::Ipv6 => 16,
-            FieldKind::Duration | FieldKind::F64 | FieldKind::Pointer => 8,
+            FieldKind::Duration | FieldKind::F64 | FieldKind::Pointer | FieldKind::Ktime { .. } => 8,
             FieldKind::IntArray { elem, len, .. } => *elem as usize * *len,
             FieldKind::Bits { shift, bits, .. } => (*shift as usize + *bits as usize).div_ceil(8),
         }
@@ -79,6 +85,7 @@ impl FieldKind {
                 | FieldKind::Signed(_)
                 | FieldKind::Bool(_)
                 | FieldKind::Duration
+                | FieldKind::Ktime { .. }
                 | FieldKind::F32
                 | FieldKind::F64
                 | FieldKind::Bits { .. }
@@ -86,12 +93,24 @@ impl FieldKind {
     }
 }
 
-/// One decoded field: its flattened name, byte offset and kind.
+/// One decoded field: its flattened name, byte offset and kind, and how a
+/// front end renders it when its configuration names a decoder.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Field {
     pub name: String,
     pub offset: usize,
     pub kind: FieldKind,
+    /// A decoder (`[probes.NAME.maps.MAP.fields.FIELD] decode = "…"`, or a
+    /// typedef such as `ktime`), set by a front end; `None` in plans read
+    /// from BTF.
+    pub render: Option<crate::decode::Renderer>,
+}
+
+impl Field {
+    /// A field rendered as its kind says.
+    pub fn new(name: impl Into<String>, offset: usize, kind: FieldKind) -> Self {
+        Field { name: name.into(), offset, kind, render: None }
+    }
 }
 
 /// The decode plan of one key or value type.
@@ -206,7 +225,9 @@ fn special_name(btf: &Btf, id: TypeId) -> Option<&str> {
     for _ in 0..8 {
         let t = btf.get(id)?;
         match (&t.kind, t.name.as_str()) {
-            (Kind::Typedef(_), n @ ("ipv4_addr" | "ipv6_addr" | "duration")) => return Some(n),
+            (Kind::Typedef(_), n @ ("ipv4_addr" | "ipv6_addr" | "duration" | "ktime" | "ktime_boot")) => {
+                return Some(n)
+            }
             (Kind::Struct { .. }, "in6_addr") => return Some("in6_addr"),
             (Kind::Typedef(next), _) => id = btf.skip_qualifiers(*next)?,
             _ => return None,
@@ -281,7 +302,7 @@ impl Builder<'_> {
         if self.fields.len() >= MAX_FIELDS {
             return Err(self.err(name, format!("more than {MAX_FIELDS} fields after flattening")));
         }
-        self.fields.push(Field { name: name.to_string(), offset, kind });
+        self.fields.push(Field::new(name, offset, kind));
         Ok(())
     }
 
@@ -296,6 +317,8 @@ impl Builder<'_> {
                 ("ipv6_addr", 4) => self.push(name, offset, FieldKind::Ipv4),
                 ("ipv6_addr" | "in6_addr", 16) => self.push(name, offset, FieldKind::Ipv6),
                 ("duration", 8) => self.push(name, offset, FieldKind::Duration),
+                ("ktime", 8) => self.push(name, offset, FieldKind::Ktime { boot: false }),
+                ("ktime_boot", 8) => self.push(name, offset, FieldKind::Ktime { boot: true }),
                 (s, n) => Err(self.err(name, format!("{s} must not be {n} bytes"))),
             };
         }

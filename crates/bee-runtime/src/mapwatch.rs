@@ -114,7 +114,7 @@ fn watch<C: Consumers>(probe: &Probe, m: &WatchedMap, consumers: &mut C) -> Resu
 }
 
 /// The u64 of a `beed_lost` slot.
-const LOST_FIELD: Field = Field { name: String::new(), offset: 0, kind: FieldKind::Unsigned(8) };
+const LOST_FIELD: Field = Field { name: String::new(), offset: 0, kind: FieldKind::Unsigned(8), render: None };
 
 impl<S: MapSink> MapWatch<S> {
     /// Walks the map now and hands what it holds to its sink.

@@ -266,6 +266,11 @@ pub struct RunArgs {
     /// the last filter of a map wins), as bumblebee: MAP,FIELD,REGEX.
     #[arg(long, short = 'f', value_name = "MAP,FIELD,REGEX")]
     pub filter: Vec<String>,
+    /// Render FIELD of MAP with a decoder (repeatable), as beed's
+    /// `decode = "…"`: ksym, cgroup, errno, signal, exit_status, syscall,
+    /// hex, uint, int, inet_ip, ktime, ktime_boot. MAP,FIELD,DECODER.
+    #[arg(long, value_name = "MAP,FIELD,DECODER")]
+    pub decode: Vec<String>,
     /// JSON lines on stdout instead of the terminal UI (automatic when
     /// stdout is not a terminal).
     #[arg(long)]

@@ -82,6 +82,8 @@ pub fn kind_name(k: &FieldKind) -> String {
         FieldKind::Ipv4 => "ipv4_addr".into(),
         FieldKind::Ipv6 => "ipv6_addr".into(),
         FieldKind::Duration => "duration".into(),
+        FieldKind::Ktime { boot: false } => "ktime".into(),
+        FieldKind::Ktime { boot: true } => "ktime_boot".into(),
         FieldKind::F32 => "float".into(),
         FieldKind::F64 => "double".into(),
         FieldKind::Pointer => "pointer".into(),

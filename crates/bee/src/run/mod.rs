@@ -2,6 +2,7 @@
 //! maps live, in a terminal UI or as JSON lines.
 
 mod costs;
+mod decode;
 mod filter;
 mod model;
 mod prom;
@@ -115,6 +116,8 @@ pub fn run(args: &RunArgs, probe: crate::images::Probe) -> Result<()> {
         );
     }
     let filters = Filters::parse(&args.filter, &maps)?;
+    let decoders = bee_decoders::Context::system();
+    let decodes = decode::Decodes::parse(&args.decode, &maps, &decoders)?;
     let object = match &image {
         Some(i) => ObjectSource::Image { reference: i.reference.clone(), bytes: bytes.clone().into() },
         None => ObjectSource::File(args.object.clone().into()),
@@ -158,7 +161,7 @@ pub fn run(args: &RunArgs, probe: crate::images::Probe) -> Result<()> {
         let model = model.clone();
         move || {
             let out = if json { Out::Json(Rc::new(RefCell::new(Vec::new()))) } else { Out::Ui(model) };
-            Some(RunConsumers { out, filters, families })
+            Some(RunConsumers { out, filters, families, decodes, decoders })
         }
     };
     let setup = Setup { probes: vec![spec], poll_latency: Duration::from_millis(5), settings: () };

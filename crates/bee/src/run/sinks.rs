@@ -17,6 +17,7 @@ use bee_object::schema::{Field, Plan};
 use bee_runtime::{Changes, Consumers, Entries, EventSink, MapInfo, MapSink};
 use regex::Regex;
 
+use super::decode::Decodes;
 use super::filter::Filters;
 use super::model::{MapView, Model, EVENT_ROWS};
 
@@ -35,6 +36,9 @@ pub struct RunConsumers {
     pub filters: Filters,
     /// `--prom-port`: where the Prometheus families of metric maps go.
     pub families: Option<Families>,
+    /// `--decode`: field decoders by map, and what they share.
+    pub decodes: Decodes,
+    pub decoders: bee_decoders::Context,
 }
 
 fn lock(m: &Arc<Mutex<Model>>) -> MutexGuard<'_, Model> {
@@ -43,9 +47,8 @@ fn lock(m: &Arc<Mutex<Model>>) -> MutexGuard<'_, Model> {
 
 fn text(f: &Field, rec: &[u8]) -> String {
     let mut s = String::new();
-    match decode::read(f, rec) {
-        Some(v) => v.write_text(&mut s),
-        None => s.push('?'),
+    if !decode::write_field_text(f, rec, &mut s) {
+        s.push('?');
     }
     s
 }
@@ -89,6 +92,7 @@ impl EventSink for RecordSink {
             Out::Json(buf) => {
                 if pass {
                     let mut line = self.prefix.clone();
+                    bee_decoders::Timestamp::Rfc3339.write_member(&mut line);
                     line.push_str("\"entry\":");
                     decode::write_json_object(&self.plan, rec, &mut line);
                     line.push_str("}\n");
@@ -196,6 +200,7 @@ impl MapSink for WalkSink {
                     return;
                 }
                 let mut line = self.prefix.clone();
+                bee_decoders::Timestamp::Rfc3339.write_member(&mut line);
                 let rows = changed.iter().map(|(k, v, _)| (k.as_slice(), v.as_slice()));
                 decode::write_json_entries(&self.key, &self.value, rows, &mut line);
                 line.push('\n');
@@ -287,6 +292,9 @@ impl Consumers for RunConsumers {
     }
 
     fn event_sink(&mut self, m: &MapInfo<'_>) -> bee_runtime::Result<RecordSink> {
+        let fields = self.decodes.of(m.map);
+        let (_, value) = bee_decoders::decorate_map(m.probe, m.map, None, m.value, fields, &self.decoders)?;
+        let m = &MapInfo { value: &value, ..*m };
         let value = match m.output {
             Output::Counter | Output::Print => None,
             out => bee_object::convention::default_value_fields(out).iter().find_map(|n| m.value.field(n)).cloned(),
@@ -332,6 +340,9 @@ impl Consumers for RunConsumers {
     }
 
     fn map_sink(&mut self, m: &MapInfo<'_>) -> bee_runtime::Result<WalkSink> {
+        let fields = self.decodes.of(m.map);
+        let (key, value) = bee_decoders::decorate_map(m.probe, m.map, m.key, m.value, fields, &self.decoders)?;
+        let m = &MapInfo { key: key.as_ref(), value: &value, ..*m };
         let key = m
             .key
             .cloned()
