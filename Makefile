@@ -109,6 +109,19 @@ test-systemd: deps
 test-kernels: deps
 	tests/kernels/run.sh
 
+# --- arm64 (packaging/cross.sh, tests/kernels/arm64.sh) ---
+# aarch64 beed and bee cross-built with Debian trixie's rustc 1.85 in a
+# debootstrapped root (cached in /var/cache/beed-tests/arm64-root), into
+# target/aarch64/aarch64-unknown-linux-gnu/release; root; ~4 min cold root
+.PHONY: build-arm64 test-arm64
+build-arm64:
+	packaging/cross.sh build
+
+# the kernel matrix on Debian's arm64 cloud kernels under qemu-system-aarch64
+# (TCG): not part of `make test` (slow); writes tests/kernels/RESULTS-arm64.md
+test-arm64:
+	tests/kernels/arm64.sh
+
 # --- the container image (deploy/container/, tests/container/) ---
 .PHONY: image container-deps test-container test-kubernetes
 
