@@ -91,9 +91,11 @@ clean:
 
 # target/debian/beed_<version>-1_<arch>.deb (cargo-deb) and
 # target/generate-rpm/beed-<version>-1.<arch>.rpm (cargo-generate-rpm),
-# checked with lintian, rpm -qip and rpm -qlp
+# checked with lintian, rpm -qip and rpm -qlp. ARCH=aarch64 (on x86_64):
+# arm64 packages from packaging/cross.sh's binaries, in target/aarch64/
+# aarch64-unknown-linux-gnu/{debian,generate-rpm}
 package: deps
-	packaging/build.sh deb rpm --check
+	packaging/build.sh deb rpm --check $(if $(ARCH),--arch $(ARCH))
 
 # boots a Debian bookworm container with systemd-nspawn, installs the .deb and
 # checks the unit under a real systemd (root; ~1 min cold for the debootstrap)
