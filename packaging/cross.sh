@@ -4,7 +4,8 @@
 # own toolchain (rustc 1.85, libstd-rust-dev:arm64, gcc-aarch64-linux-gnu)
 # in a debootstrapped root, with the checkout bind-mounted at /src.
 #
-# usage: packaging/cross.sh build          cargo build --release for aarch64
+# usage: packaging/cross.sh build [PKG...]  cargo build --release for aarch64
+#                                           of PKGs (default: beed bee)
 #        packaging/cross.sh root           only make (or check) the cached root
 #        packaging/cross.sh run CMD...     run CMD in the root (cwd /src)
 #
@@ -56,6 +57,7 @@ cleanup() {
 	MOUNTS=()
 }
 trap cleanup EXIT
+trap 'cleanup; exit 130' INT TERM
 bind() { # SRC DST
 	mkdir -p "$2"
 	mount --bind "$1" "$2" || die "mount --bind $1 $2 failed (a container without CAP_SYS_ADMIN?)"
@@ -132,8 +134,12 @@ run)
 	in_root sh -c 'cd /src && exec "$@"' sh "$@"
 	;;
 build)
-	log "cargo build --release --target $TRIPLE -p beed -p bee with $(in_root rustc --version) (CARGO_TARGET_DIR=$TARGET_REL)"
+	[[ $# -gt 0 ]] || set -- beed bee
+	pkgs=()
+	for p in "$@"; do pkgs+=(-p "$p"); done
+	log "cargo build --release --target $TRIPLE ${pkgs[*]} with $(in_root rustc --version) (CARGO_TARGET_DIR=$TARGET_REL)"
 	t=$(date +%s)
+	# shellcheck disable=SC2016 # expanded by the inner sh
 	in_root env \
 		CARGO_TARGET_DIR="/src/$TARGET_REL" \
 		CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
@@ -141,7 +147,7 @@ build)
 		AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar \
 		PKG_CONFIG_ALLOW_CROSS=1 \
 		PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig \
-		sh -c 'cd /src && cargo build --release --locked --target '"$TRIPLE"' -p beed -p bee' ||
+		sh -c 'cd /src && exec cargo build --release --locked --target "$0" "$@"' "$TRIPLE" "${pkgs[@]}" ||
 		die "the aarch64 build failed (above); the root is $ROOT, the repo is /src in it: packaging/cross.sh run cargo ... to retry by hand"
 	out=$REPO/$TARGET_REL/$TRIPLE/release
 	log "built in $(($(date +%s) - t))s: $(file -b "$out/beed" | cut -d, -f1-2)"

@@ -65,7 +65,7 @@ if ((${#missing[@]})); then
 fi
 
 # ---------------------------------------------------------------- build
-step "cross-building beed and bee for aarch64 (packaging/cross.sh build)"
+step "cross-building beed and bee for aarch64 (packaging/cross.sh build; bee too: building beed alone would unify features differently and rebuild its dependencies)"
 t=$(date +%s)
 BIN=$("$REPO/packaging/cross.sh" build | tail -n 1)
 BUILD_TIME=$(($(date +%s) - t))
