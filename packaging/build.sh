@@ -144,6 +144,18 @@ if [ $want_deb = 1 ]; then
 	trap 'rm -rf "$tmp"' EXIT
 	dpkg-deb -R "$deb" "$tmp/pkg"
 	install -d -m 0755 "$tmp/pkg/etc/bee/probes.d"
+	if [ $cross = 1 ]; then
+		# cargo deb's dpkg-shlibdeps cannot see arm64 libraries here: ask the
+		# one of the trixie root, where libc6:arm64 and the rest are installed
+		depends=$(packaging/cross.sh run sh -c 'd=$(mktemp -d) && mkdir "$d/debian" &&
+			printf "Source: beed\n\nPackage: beed\nArchitecture: arm64\n" >"$d/debian/control" &&
+			cd "$d" && dpkg-shlibdeps -O "$@"' sh "/src/${rel#"$PWD"/}/beed" "/src/${rel#"$PWD"/}/bee" |
+			sed -n 's/^shlibs:Depends=//p')
+		[ -n "$depends" ] || { echo "error: dpkg-shlibdeps in the arm64 root found no dependencies for beed and bee" >&2; exit 1; }
+		sed -i "s/^Depends:.*/Depends: $depends/" "$tmp/pkg/DEBIAN/control"
+		grep -q '^Depends: .' "$tmp/pkg/DEBIAN/control" || echo "Depends: $depends" >>"$tmp/pkg/DEBIAN/control"
+		log "Depends: $depends"
+	fi
 	(cd "$tmp/pkg" && find . -type f ! -path './DEBIAN/*' ! -path './etc/*' -printf '%P\0' |
 		LC_ALL=C sort -z | xargs -0 md5sum >DEBIAN/md5sums)
 	chmod 0644 "$tmp/pkg/DEBIAN/md5sums"

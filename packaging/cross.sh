@@ -27,9 +27,10 @@ TRIPLE=aarch64-unknown-linux-gnu
 # the target dir as seen from inside the root (the repo is /src there)
 TARGET_REL=${CARGO_TARGET_DIR_REL:-target/aarch64}
 # arm64 libraries to link, the native ones the build scripts link
-# (libbpf-sys builds libbpf for the host too), the BPF compiler
+# (libbpf-sys builds libbpf for the host too), the BPF compiler, and
+# dpkg-shlibdeps (the arm64 .deb's Depends)
 PACKAGES=(ca-certificates rustc cargo libstd-rust-dev:arm64 gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross
-	libelf-dev:arm64 zlib1g-dev:arm64 libelf-dev zlib1g-dev clang llvm pkg-config make)
+	libelf-dev:arm64 zlib1g-dev:arm64 libelf-dev zlib1g-dev clang llvm pkg-config make dpkg-dev)
 STAMP=$ROOT/.beed-root-complete
 
 die() { echo "error: $*" >&2; exit 2; }
