@@ -16,7 +16,8 @@
 # /var/cache/beed-tests/arm64-root. Build output goes to target/kernels-arm64
 # (and target/aarch64 for cargo). Writes tests/kernels/RESULTS-arm64.md.
 #
-# Environment: CONNECTS (default 5), KERNELS (default "6.1 6.12"),
+# Environment: BEED_DEB (an arm64 .deb whose beed runs instead of the one
+# just built), CONNECTS (default 5), KERNELS (default "6.1 6.12"),
 # QEMU_TIMEOUT (s, per guest, default 900), JOBS (guests at once, default 1).
 set -euo pipefail
 
@@ -75,6 +76,15 @@ BIN=$("$REPO/packaging/cross.sh" build | tail -n 1)
 BUILD_TIME=$(($(date +%s) - t))
 BEED=$BIN/beed
 [[ -x $BEED ]] || die "packaging/cross.sh did not produce $BEED"
+if [[ -n ${BEED_DEB:-} ]]; then
+	# the beed of an arm64 package (make package ARCH=aarch64) instead
+	[[ -f $BEED_DEB ]] || die "BEED_DEB=$BEED_DEB: no such file (make package ARCH=aarch64 builds one)"
+	rm -rf "$WORK/deb"
+	dpkg-deb -x "$BEED_DEB" "$WORK/deb" || die "dpkg-deb -x $BEED_DEB failed"
+	BEED=$WORK/deb/usr/bin/beed
+	[[ -x $BEED ]] || die "$BEED_DEB has no usr/bin/beed"
+	echo "using beed from $(dpkg-deb -f "$BEED_DEB" Package Version Architecture | tr '\n' ' ')"
+fi
 file -b "$BEED" | grep -q 'ARM aarch64' || die "$BEED is not an aarch64 binary: $(file -b "$BEED")"
 ROOT=${BEED_ARM64_ROOT:-/var/cache/beed-tests/arm64-root}
 
@@ -303,6 +313,7 @@ if [[ -f $WORK/RESULTS.md ]]; then
 	{
 		sed -n '1,/^Whole run/p' "$WORK/RESULTS.md" | sed 's/^# Kernel matrix results/# Kernel matrix results, arm64/'
 		echo "aarch64 beed and bee cross-built by packaging/cross.sh (its cargo step took ${BUILD_TIME}s in this run; a cold build about 25 min on 2 busy cores) ($(file -b "$BEED" | cut -d, -f1-2)); probes compiled with \`clang -target bpf -D__TARGET_ARCH_arm64\`."
+		[[ -z ${BEED_DEB:-} ]] || echo "The beed that ran is the one of $(basename "$BEED_DEB") (BEED_DEB), extracted with dpkg-deb -x."
 		sed -n '/^Whole run/,$p' "$WORK/RESULTS.md" | tail -n +2
 	} >"$HERE/RESULTS-arm64.md"
 	echo "results written to tests/kernels/RESULTS-arm64.md"
