@@ -91,9 +91,11 @@ clean:
 
 # target/debian/beed_<version>-1_<arch>.deb (cargo-deb) and
 # target/generate-rpm/beed-<version>-1.<arch>.rpm (cargo-generate-rpm),
-# checked with lintian, rpm -qip and rpm -qlp
+# checked with lintian, rpm -qip and rpm -qlp. ARCH=aarch64 (on x86_64):
+# arm64 packages from packaging/cross.sh's binaries, in target/aarch64/
+# aarch64-unknown-linux-gnu/{debian,generate-rpm}
 package: deps
-	packaging/build.sh deb rpm --check
+	packaging/build.sh deb rpm --check $(if $(ARCH),--arch $(ARCH))
 
 # boots a Debian bookworm container with systemd-nspawn, installs the .deb and
 # checks the unit under a real systemd (root; ~1 min cold for the debootstrap)
@@ -109,6 +111,19 @@ test-systemd: deps
 .PHONY: test-kernels
 test-kernels: deps
 	tests/kernels/run.sh
+
+# --- arm64 (packaging/cross.sh, tests/kernels/arm64.sh) ---
+# aarch64 beed and bee cross-built with Debian trixie's rustc 1.85 in a
+# debootstrapped root (cached in /var/cache/beed-tests/arm64-root), into
+# target/aarch64/aarch64-unknown-linux-gnu/release; root; ~4 min cold root
+.PHONY: build-arm64 test-arm64
+build-arm64:
+	packaging/cross.sh build
+
+# the kernel matrix on Debian's arm64 cloud kernels under qemu-system-aarch64
+# (TCG): not part of `make test` (slow); writes tests/kernels/RESULTS-arm64.md
+test-arm64:
+	tests/kernels/arm64.sh
 
 # --- the container image (deploy/container/, tests/container/) ---
 .PHONY: image container-deps test-container test-kubernetes

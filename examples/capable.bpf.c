@@ -75,8 +75,17 @@ int BPF_KPROBE(on_cap_capable, const struct cred *cred, struct user_namespace *n
 	return 0;
 }
 #else
+/* The tracepoint's record, only the fields read, relocated by CO-RE
+ * against the kernel's trace_event_raw_cap_capable (the ___bee flavor is
+ * dropped when matching): a vmlinux.h from an older kernel, such as the
+ * arm64 one, lacks the type. */
+struct trace_event_raw_cap_capable___bee {
+	int cap;
+	int ret;
+} __attribute__((preserve_access_index));
+
 SEC("tracepoint/capability/cap_capable")
-int on_cap_capable(struct trace_event_raw_cap_capable *ctx)
+int on_cap_capable(struct trace_event_raw_cap_capable___bee *ctx)
 {
 	struct cap_key key = checked(ctx->cap);
 

@@ -23,7 +23,11 @@
  * Under the packaged systemd unit, tc programs need CAP_NET_ADMIN (see
  * SYSTEMD in beed(8)).
  */
+/* the aarch64 vmlinux.h has an anonymous enum with a `none` enumerator:
+ * renamed there, so l4_proto's `none` (a label value) keeps its name */
+#define none vmlinux_enum_none
 #include "vmlinux.h"
+#undef none
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "solo_types.h"

@@ -45,6 +45,14 @@ struct trace_event_raw_tcp_event_sk_skb___old {
 	__u8 daddr[4];
 } __attribute__((preserve_access_index));
 
+/* Linux 6.13 and newer: the event's own record (a flavor too, so that a
+ * vmlinux.h from an older kernel, such as the arm64 one, compiles it). */
+struct trace_event_raw_tcp_retransmit_skb___new {
+	int state;
+	__u16 dport;
+	__u8 daddr[4];
+} __attribute__((preserve_access_index));
+
 /* a helper copy for daddr: the verifier refuses loads through a moved ctx pointer */
 #define KEY_FROM(tp, key)                                                         \
 	do {                                                                      \
@@ -59,8 +67,8 @@ int on_retransmit(void *ctx)
 	struct retrans_key key;
 
 	__builtin_memset(&key, 0, sizeof(key));
-	if (bpf_core_type_exists(struct trace_event_raw_tcp_retransmit_skb))
-		KEY_FROM((struct trace_event_raw_tcp_retransmit_skb *)ctx, key);
+	if (bpf_core_type_exists(struct trace_event_raw_tcp_retransmit_skb___new))
+		KEY_FROM((struct trace_event_raw_tcp_retransmit_skb___new *)ctx, key);
 	else
 		KEY_FROM((struct trace_event_raw_tcp_event_sk_skb___old *)ctx, key);
 	bump(&counter_retransmits, &key, 1);

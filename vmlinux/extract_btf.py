@@ -11,7 +11,10 @@ def decompress(data):
     # EFI zboot images (arm64 since 6.x): gzip payload somewhere inside
     i = data.find(b"\x1f\x8b\x08")
     if i >= 0:
-        return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data[i:])
+        try:
+            return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data[i:])
+        except zlib.error:
+            pass  # a plain Image (Debian's arm64 vmlinuz) holding those bytes by chance
     return data
 
 def main():
