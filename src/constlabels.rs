@@ -50,8 +50,9 @@ pub fn resolve(
         }
         let v = expand(value, &env).map_err(|e| format!("metrics.const_labels.{name}: {e}"))?;
         if v.is_empty() {
+            let expanded = if value.is_empty() { "" } else { " once expanded" };
             return Err(format!(
-                "metrics.const_labels.{name}: the value `{value}` is empty (Prometheus drops empty labels)"
+                "metrics.const_labels.{name}: the value `{value}` is empty{expanded} (Prometheus drops empty labels)"
             ));
         }
         out.push((name.clone(), v));

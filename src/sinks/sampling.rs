@@ -72,10 +72,11 @@ impl Sampler {
 
     /// Whether the next event is written (counted when not).
     pub fn admit(&mut self) -> bool {
-        self.admit_at(Instant::now())
+        self.admit_at(Instant::now)
     }
 
-    fn admit_at(&mut self, now: Instant) -> bool {
+    /// `now` is read only when a kept event meets the rate limit.
+    fn admit_at(&mut self, now: impl FnOnce() -> Instant) -> bool {
         let keep = self.seen % self.every == 0;
         self.seen = self.seen.wrapping_add(1);
         if !keep {
@@ -83,6 +84,7 @@ impl Sampler {
             return false;
         }
         let Some(b) = &mut self.bucket else { return true };
+        let now = now();
         let dt = now.saturating_duration_since(b.last).as_secs_f64();
         b.tokens = (b.tokens + dt * b.per_sec).min(b.capacity);
         b.last = now;
@@ -137,15 +139,15 @@ mod tests {
             .unwrap_or_else(|| unreachable!());
         let t0 = Instant::now();
         // 10 events at t0: 5 survive sampling, 3 the bucket
-        let kept = (0..10).filter(|_| sm.admit_at(t0)).count();
+        let kept = (0..10).filter(|_| sm.admit_at(|| t0)).count();
         assert_eq!((kept, s.get(), l.get()), (3, 5, 2));
         // half a second later: 1.5 tokens, one event passes
         let t1 = t0 + Duration::from_millis(500);
-        let kept = (0..4).filter(|_| sm.admit_at(t1)).count();
+        let kept = (0..4).filter(|_| sm.admit_at(|| t1)).count();
         assert_eq!((kept, s.get(), l.get()), (1, 7, 3));
         // a long pause refills to the burst size only
         let t2 = t1 + Duration::from_secs(60);
-        let kept = (0..20).filter(|_| sm.admit_at(t2)).count();
+        let kept = (0..20).filter(|_| sm.admit_at(|| t2)).count();
         assert_eq!(kept, 3);
     }
 }

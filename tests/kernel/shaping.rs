@@ -121,6 +121,15 @@ fn shaped_metrics_const_labels_and_sampling() -> TestResult {
         assert!(families.contains(f), "{f} missing: {families:?}");
     }
     common::promtool_ok(&text)?;
+
+    // const labels take effect at start: a reload that changes them says a
+    // restart is needed, and the series keep the labels they had
+    let changed = cfg.replace("cluster = \"c1\"", "cluster = \"c2\"").replace("{port}", &beed.port.to_string());
+    std::fs::write(dir.path().join("beed.toml"), changed)?;
+    beed.signal_and_wait("HUP", "metrics.const_labels changed: restart beed")?;
+    beed.wait_log("reloaded:", Duration::from_secs(30))?;
+    let text = beed.scrape()?;
+    assert!(text.contains("cluster=\"c1\"") && !text.contains("cluster=\"c2\""), "{text}");
     Ok(())
 }
 

@@ -24,11 +24,19 @@ fn parse_int(key: &str) -> Option<i128> {
         Some(d) => (true, d),
         None => (false, key.trim()),
     };
+    // one sign at most (`parse` takes another, and -i128::MIN overflows)
+    if digits.starts_with(['+', '-']) {
+        return None;
+    }
     let n = match digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
         Some(h) => i128::from_str_radix(h, 16).ok()?,
         None => digits.parse::<i128>().ok()?,
     };
-    Some(if neg { -n } else { n })
+    if neg {
+        n.checked_neg()
+    } else {
+        Some(n)
+    }
 }
 
 impl StaticMap {

@@ -143,6 +143,10 @@ pub fn scale(v: f64, m: f64) -> f64 {
         return v * m;
     }
     let x = v * m;
+    // an underflow to 0 would make log10 -inf and the digit count overflow
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
     let digits = 11 - x.abs().log10().floor() as i32;
     if !(-300..=300).contains(&digits) {
         return x;

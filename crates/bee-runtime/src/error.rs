@@ -106,12 +106,15 @@ impl fmt::Display for LoadError {
                 f,
                 " (no kernel BTF: this kernel lacks /sys/kernel/btf/vmlinux; set `btf_path = \"/path/to/vmlinux.btf\"` in [probes.{probe}])"
             )?,
-            LoadCause::Verifier { program } => write!(f, " (the verifier rejected program {program}; its log follows)")?,
+            LoadCause::Verifier { program } => {
+                write!(f, " (the verifier rejected {}; its log follows)", Program(program))?
+            }
             LoadCause::CoreRelocation { program, target } => write!(
                 f,
-                " (program {program} uses {target}, which this kernel does not have: a CO-RE relocation failed; \
+                " ({} uses {target}, which this kernel does not have: a CO-RE relocation failed; \
                  the probe was written for other kernels: test the type or field with bpf_core_type_exists() / \
-                 bpf_core_field_exists() and read what this kernel has instead)"
+                 bpf_core_field_exists() and read what this kernel has instead)",
+                Program(program)
             )?,
             LoadCause::Program { cause, .. } => write!(f, "{}", Hint(cause))?,
             LoadCause::MapMemory { .. } | LoadCause::BpfRefused { .. } | LoadCause::Other => {}
@@ -147,6 +150,19 @@ impl fmt::Display for AttachError {
             write!(f, " [libbpf: {}]", self.detail.join("; "))?;
         }
         write!(f, ": {}", self.error)
+    }
+}
+
+/// `program NAME`, or `a program` when libbpf's log named none.
+struct Program<'a>(&'a str);
+
+impl fmt::Display for Program<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            write!(f, "a program")
+        } else {
+            write!(f, "program {}", self.0)
+        }
     }
 }
 

@@ -32,13 +32,14 @@ fn config(probe: &Probe, listen: &str) -> String {
          [probes.{name}]\n\
          object = \"{PROBE_DIR}/{name}.bpf.o\"\n",
         name = probe.name,
-        what = probe.what,
+        what = label(&probe.what),
     )
 }
 
-/// A label value: one line, no quotes (they go into a Containerfile).
+/// A label value: one line, no quotes, no `$` (they go into a Containerfile,
+/// whose LABEL values expand `${VAR}`).
 fn label(s: &str) -> String {
-    s.chars().map(|c| if c == '"' || c == '\\' || c.is_control() { '_' } else { c }).collect()
+    s.chars().map(|c| if matches!(c, '"' | '\\' | '$') || c.is_control() { '_' } else { c }).collect()
 }
 
 /// The Containerfile: `base_digest` is the base image's digest, labelled
@@ -72,19 +73,22 @@ fn containerfile(probe: &Probe, base: &str, base_digest: &str, created: &str) ->
     )
 }
 
+/// What a podman that could not be started means.
+fn podman_error(e: std::io::Error) -> anyhow::Error {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        anyhow::anyhow!("podman not found: bee package builds images with podman (apt install podman)")
+    } else {
+        anyhow::anyhow!("running podman: {e}")
+    }
+}
+
 fn podman() -> Command {
     Command::new(std::env::var_os("BEE_PODMAN").unwrap_or_else(|| "podman".into()))
 }
 
 /// Runs podman with `args`, its output captured; an error says what failed.
 fn run_podman(args: &[&str], what: &str) -> Result<String> {
-    let out = podman().args(args).output().map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            anyhow::anyhow!("podman not found: bee package builds images with podman (apt install podman)")
-        } else {
-            anyhow::anyhow!("running podman: {e}")
-        }
-    })?;
+    let out = podman().args(args).output().map_err(podman_error)?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         bail!("{what}: podman {}: {}", args.join(" "), stderr.trim());
@@ -99,17 +103,11 @@ pub fn package(args: &PackageArgs, probe: &Probe, checked_maps: &str) -> Result<
         bail!("--metrics-listen {}: not an ADDRESS:PORT (e.g. 0.0.0.0:9091)", args.metrics_listen);
     }
     // a base that is missing would make podman try to pull it
-    let exists = podman().args(["image", "exists", &base]).status();
-    match exists {
-        Ok(s) if s.success() => {}
-        Ok(_) => bail!(
+    if !podman().args(["image", "exists", &base]).status().map_err(podman_error)?.success() {
+        bail!(
             "the base image {base} is not in podman's local storage: build it with `make image` in beed's \
              source tree, or name another with --base"
-        ),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            bail!("podman not found: bee package builds images with podman (apt install podman)")
-        }
-        Err(e) => bail!("running podman: {e}"),
+        );
     }
     let base_digest = run_podman(&["image", "inspect", "--format", "{{.Digest}}", &base], "reading the base's digest")?;
     let created = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
