@@ -640,7 +640,7 @@ drops_of() { awk -F'\t' -v c="$1" '$1 == c {d += $5 + ($3 - $4 - $5 > 0 ? $3 - $
 total_drops=$(awk -F'\t' '$1 != "baseline" {d += $5; m += ($3 - $4 - $5 > 0 ? $3 - $4 - $5 : 0)} END {print d + m}' "$RESULTS")
 beed_drops=$(awk -F'\t' '$1 ~ /^beed_/ {d += $5 + ($3 - $4 - $5 > 0 ? $3 - $4 - $5 : 0)} END {print d + 0}' "$RESULTS")
 # walk_field ENTRIES KEY: a value of the walk bench's machine-readable line
-walk_field() { sed -nE "s/^walk entries=$1 .*(^| )$2=([^ ]*).*/\\2/p" "$WALK_OUT"; }
+walk_field() { sed -nE "s/^walk entries=$1 (.* )?$2=([^ ]*).*/\\2/p" "$WALK_OUT"; }
 walk_lines() {
 	local n raw steady first
 	if [[ $WALK != 1 ]]; then
