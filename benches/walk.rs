@@ -197,9 +197,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             (f64::NAN, 0)
         };
         let (raw_ns, steady_ns, first_ns) = (raw * 1e9 / n as f64, steady * 1e9 / n as f64, first * 1e9 / n as f64);
-        let judged = |x: f64, limit: f64| {
-            format!("{:.2}× ({})", x / raw_ns, if x <= limit * raw_ns { "met" } else { "missed" })
-        };
+        let judged =
+            |x: f64, limit: f64| format!("{:.2}× ({})", x / raw_ns, if x <= limit * raw_ns { "met" } else { "missed" });
         println!(
             "| {n} | {raw_ns:.0} | {steady_ns:.0} | {} | {first_ns:.0} | {} | {per_series:.0} | {lrs_cell} | {} | {} |",
             judged(steady_ns, 1.5),
