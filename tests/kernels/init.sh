@@ -41,7 +41,8 @@ say "kernel $(uname -r) in user space after $(cut -d' ' -f1 /proc/uptime)s; lsm=
 ip link set lo up
 
 . /matrix.env
-export BEED=/bin/beed PROBES=/probes TARGET=/bin/uprobe_target WORK=/tmp OUT
+# beed: /bin/beed, or where matrix.env says (an installed package's)
+export BEED=${BEED:-/bin/beed} PROBES=/probes TARGET=/bin/uprobe_target WORK=/tmp OUT
 sh /matrix.sh
 # the whole kernel log: run.sh looks for warnings, oopses and BUGs in it
 { echo "@@BEGIN dmesg"; dmesg; echo "@@END dmesg"; } >>$OUT
