@@ -168,6 +168,7 @@ for c in "${COLS[@]}"; do
 	[[ ${BTF[$c]} == ok* ]] || problem "${HEAD[$c]}: btf_path: ${BTF[$c]}"
 	TIMES[$c]="user space $(tag "$f" BOOT)s after boot, beed ready $(tag "$f" TIME main_ready)s, matrix $(tag "$f" TIME matrix)s, qemu ${WALL[$c]}s"
 	TIMES[$c]=${TIMES[$c]// s,/ ?,}
+	TIMES[$c]=${TIMES[$c]/user space s /user space ? }
 done
 
 # the examples: every one through the verifier (--check-config --load);
