@@ -121,7 +121,11 @@ build-arm64:
 	packaging/cross.sh build
 
 # the kernel matrix on Debian's arm64 cloud kernels under qemu-system-aarch64
-# (TCG): not part of `make test` (slow); writes tests/kernels/RESULTS-arm64.md
+# (TCG), run with an installed arm64 .deb: BEED_DEB=FILE, else one built
+# first (packaging/build.sh deb --arch aarch64); dpkg -i on the trixie root's
+# arm64 userland (an overlay), its beed run under qemu-aarch64, the guests
+# boot the installed beed, config and unit. Not part of `make test` (slow);
+# writes tests/kernels/RESULTS-arm64.md
 test-arm64:
 	tests/kernels/arm64.sh
 

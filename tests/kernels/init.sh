@@ -41,10 +41,14 @@ say "kernel $(uname -r) in user space after $(cut -d' ' -f1 /proc/uptime)s; lsm=
 ip link set lo up
 
 . /matrix.env
-export BEED=/bin/beed PROBES=/probes TARGET=/bin/uprobe_target WORK=/tmp OUT
+# beed: /bin/beed, or where matrix.env says (an installed package's)
+export BEED="${BEED:-/bin/beed}" PROBES=/probes TARGET=/bin/uprobe_target WORK=/tmp OUT
 sh /matrix.sh
 # the whole kernel log: run.sh looks for warnings, oopses and BUGs in it
 { echo "@@BEGIN dmesg"; dmesg; echo "@@END dmesg"; } >>$OUT
+# again: the first line written to a virtio console just after boot is
+# sometimes lost (seen on arm64 6.12, where virtio_console is built in)
+echo "@@BOOT $BOOT" >>"$OUT"
 say "powering off"
 sync
 poweroff -f

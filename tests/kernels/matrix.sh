@@ -10,10 +10,12 @@
 #   TARGET    static uprobe_target        WORK    scratch directory
 #   OUT       where results go (/dev/ttyS1 in the guest, a file on the host)
 #   CONNECTS  loopback connects to make and count exactly (default 5)
-#   PHASES    "main", "btf" and/or "examples" (default "main btf examples")
+#   PHASES    "main", "btf", "examples" and/or "unit" (default "main btf examples")
 #   PORT      metrics port of the main phase (btf: PORT+1, examples: PORT+2)
 #   EXAMPLES  directory of the compiled examples/*.bpf.o (default $PROBES/examples)
 #   READY_TIMEOUT  seconds to wait for beed's "ready:" line (default 240)
+#   UNIT      the unit phase: an installed beed.service, whose ExecStartPre
+#             and ExecStart run with the config they name (/etc/bee/beed.toml)
 set -u
 
 KINDS="tracepoint raw_tp tp_btf kprobe kretprobe ksyscall fentry fexit lsm uprobe uretprobe perf_event xdp tc iter"
@@ -35,7 +37,7 @@ section() { # NAME FILE
 	{ echo "@@BEGIN $1"; cat "$2" 2>/dev/null; echo "@@END $1"; } >>"$OUT"
 }
 
-scrape() { # PORT -> stdout
+scrape() { # PORT -> stdout (from SCRAPE_ADDR)
 	# (no wget -T: it crashes the static busybox of bookworm)
 	timeout 30 busybox wget -q -O - "http://$SCRAPE_ADDR:$1/metrics" 2>/dev/null
 }
@@ -58,11 +60,16 @@ sample() { # FILE METRIC label=value...
 
 BEED_PID=
 start_beed() { # CONFIG LOG [EVENTS] -> 0 when ready
-	"$BEED" --config "$1" >"${3:-/dev/null}" 2>"$2" &
+	start_cmd "$2" "${3:-/dev/null}" "$BEED" --config "$1"
+}
+start_cmd() { # LOG EVENTS COMMAND... -> 0 when beed is ready
+	log=$1 events=$2
+	shift 2
+	"$@" >"$events" 2>"$log" &
 	BEED_PID=$!
 	t=$(now)
 	while :; do
-		grep -q 'ready:' "$2" && { say "beed ready after $(since "$t")s"; emit "@@TIME ${PHASE}_ready $(since "$t")"; return 0; }
+		grep -q 'ready:' "$log" && { say "beed ready after $(since "$t")s"; emit "@@TIME ${PHASE}_ready $(since "$t")"; return 0; }
 		if ! kill -0 "$BEED_PID" 2>/dev/null; then
 			say "beed exited before ready"
 			return 1
@@ -110,6 +117,12 @@ settle() { # PORT PROBE WANT METRIC labels... -> $WORK/$PHASE.metrics
 	done
 	sleep 2
 	scrape "$p" >"$WORK/$PHASE.metrics" || say "scrape failed"
+}
+
+# The command of KEY= (ExecStart, ExecStartPre) in the unit file, without
+# systemd's prefixes (-, @, +, !, :)
+unit_cmd() { # KEY
+	sed -n "s/^$1=[-@+!:]*//p" "$UNIT" | head -n 1
 }
 
 phase_main() {
@@ -242,6 +255,44 @@ phase_examples() {
 	grep -E '"comm":"uprobe_target"|beedex-open' "$WORK/examples.events" >"$WORK/examples.events.mine"
 	section examples-events "$WORK/examples.events.mine"
 	emit "@@TIME examples_total $(since "$PHASE_T")"
+}
+
+# The installed package as its unit runs it, without systemd (no sandbox,
+# as root): ExecStartPre (the config check) must pass, ExecStart must get
+# ready with the packaged /etc/bee/beed.toml, its built-ins must report an
+# exec and the loopback connects to the configured metrics address.
+phase_unit() {
+	PHASE=unit
+	pre=$(unit_cmd ExecStartPre)
+	start=$(unit_cmd ExecStart)
+	emit "@@UNIT ExecStartPre $pre"
+	emit "@@UNIT ExecStart $start"
+	listen=$(sed -n 's/^listen *= *"\(.*\)"/\1/p' /etc/bee/beed.toml | head -n 1)
+	if [ -z "$start" ] || [ -z "$listen" ]; then
+		emit "@@STATUS unit setup=no ExecStart in $UNIT or no listen address in /etc/bee/beed.toml"
+		return
+	fi
+	emit "@@STATUS unit setup=ok"
+	emit "@@UNIT listen $listen"
+	# shellcheck disable=SC2086 # the unit's command line, split into words as systemd does
+	$pre >"$WORK/unit-pre.log" 2>&1
+	emit "@@STATUS unit pre=$?"
+	section unit-pre "$WORK/unit-pre.log"
+	addr=${listen%:*} p=${listen##*:}
+	# shellcheck disable=SC2086
+	if start_cmd "$WORK/unit.log" "$WORK/unit.events" $start; then
+		"$TARGET" 1 || true
+		say "unit: $CONNECTS loopback connects to $listen"
+		connects "$CONNECTS" "$p" # to 127.0.0.1 (the target's address)
+		scrape_addr=$SCRAPE_ADDR SCRAPE_ADDR=$addr
+		settle "$p" tcpconnect "$CONNECTS" ebpf_solo_io_counter_connections probe=tcpconnect daddr=127.0.0.1 dport="$p"
+		SCRAPE_ADDR=$scrape_addr
+	fi
+	stop_beed
+	section unit-log "$WORK/unit.log"
+	section unit-metrics "$WORK/unit.metrics"
+	grep '"comm":"uprobe_target"' "$WORK/unit.events" >"$WORK/unit.events.mine"
+	section unit-events "$WORK/unit.events.mine"
 }
 
 emit "@@KERNEL $(uname -r)"

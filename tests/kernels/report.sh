@@ -1,7 +1,17 @@
-# Judges the matrix results and prints the table; sourced by run.sh (bash),
-# which sets RES, KERNELS, KVER, KDIR, KINDS, KEY, WALL, CONNECTS, HOST_PORT,
-# WORK, START. Writes $WORK/RESULTS.md and exits 0 only if everything that
-# should work worked and every failure was clean.
+# shellcheck shell=bash
+# Judges the matrix results and prints the table; sourced by run.sh and
+# arm64.sh (bash, after lib.sh), which set RES, KERNELS, KVER, KDIR, KINDS,
+# KEY, WALL, CONNECTS, WORK, START, QEMU, and:
+#   ARCH          the guests' architecture, x86_64 or aarch64 (syscall numbers)
+#   HOST_PORT     the host run's metrics port (x86_64: $RES/host)
+#   COMMAND       what produced the run, for the header (markdown)
+#   TITLE         the report's title (default "Kernel matrix results")
+#   NOTES         lines for the header after "Whole run" (optional)
+#   RESULTS       the report file (default $WORK/RESULTS.md)
+#   KERNEL_EXPECTED_FAILURES  per series, " kind kind ": kinds that must fail
+#                 cleanly there (optional associative array)
+# Exits 0 only if everything that should work worked and every failure was
+# clean.
 
 # section NAME of results file F
 sect() { awk -v n="$2" '$0 == "@@BEGIN " n { on = 1; next } $0 == "@@END " n { on = 0 } on' "$1"; }
@@ -33,6 +43,14 @@ errmsg() { # LOG PROBE
 num() { awk -v v="${1:-0}" 'BEGIN { printf "%d", v + 0 }'; }
 
 HOST_EXPECTED_FAILURES=" kprobe kretprobe ksyscall fentry fexit lsm kp_tcpconnect "
+declare -p KERNEL_EXPECTED_FAILURES >/dev/null 2>&1 || declare -A KERNEL_EXPECTED_FAILURES=()
+# getppid's syscall number, what the syscount example counts
+case ${ARCH:-x86_64} in
+x86_64) GETPPID_NR=110 ;;
+aarch64) GETPPID_NR=173 ;;
+*) die "report.sh: ARCH=$ARCH: x86_64 or aarch64" ;;
+esac
+RESULTS=${RESULTS:-$WORK/RESULTS.md}
 ROWS=("${KINDS[@]}" kp_tcpconnect exitsnoop tcpconnect)
 declare -A LABEL=([kp_tcpconnect]="kprobe+kretprobe tcpconnect" [exitsnoop]="built-in exitsnoop" [tcpconnect]="built-in tcpconnect")
 COLS=()
@@ -99,6 +117,7 @@ for c in "${COLS[@]}"; do
 		CELL[$c,$r]=$cell
 		expected_ok=1
 		[[ $c == host && $HOST_EXPECTED_FAILURES == *" $r "* ]] && expected_ok=0
+		[[ ${KERNEL_EXPECTED_FAILURES[$c]:-} == *" $r "* ]] && expected_ok=0
 		case $cell in
 		attached*) ;;
 		"clean failure")
@@ -149,6 +168,7 @@ for c in "${COLS[@]}"; do
 	[[ ${BTF[$c]} == ok* ]] || problem "${HEAD[$c]}: btf_path: ${BTF[$c]}"
 	TIMES[$c]="user space $(tag "$f" BOOT)s after boot, beed ready $(tag "$f" TIME main_ready)s, matrix $(tag "$f" TIME matrix)s, qemu ${WALL[$c]}s"
 	TIMES[$c]=${TIMES[$c]// s,/ ?,}
+	TIMES[$c]=${TIMES[$c]/user space s /user space ? }
 done
 
 # the examples: every one through the verifier (--check-config --load);
@@ -173,7 +193,7 @@ for c in "${COLS[@]}"; do
 	missing=()
 	grep -q '"mapName":"print_execs".*"comm":"uprobe_target"' "$ev" || missing+=(execsnoop)
 	grep '"mapName":"print_opens"' "$ev" | grep '/beedex-open"' | grep -q '"ret":[0-9]' || missing+=(opensnoop)
-	nr=$(num "$(sample "$m" ebpf_solo_io_counter_syscalls nr=110)")
+	nr=$(num "$(sample "$m" ebpf_solo_io_counter_syscalls nr="$GETPPID_NR")")
 	bycomm=$(num "$(sample "$m" ebpf_solo_io_counter_syscalls_by_comm comm=uprobe_target)")
 	runq=$(num "$(sample "$m" ebpf_solo_io_hist_runqlat_usecs_count probe=runqlat)")
 	[[ $nr -ge $EXAMPLE_CALLS ]] || missing+=("syscount (getppid $nr)")
@@ -184,6 +204,39 @@ for c in "${COLS[@]}"; do
 	else
 		EXDATA[$c]="FAILED (no data from: ${missing[*]})"
 		problem "${HEAD[$c]}: examples: ${EXDATA[$c]} (log: $RES/$c.examples-log)"
+	fi
+done
+
+# the installed package run as its unit says (matrix.sh phase_unit; only
+# where a guest ran it): ExecStartPre passed, ExecStart ready with the
+# packaged config, both built-ins up with an exec event and the connects
+declare -A UNITRUN=()
+for c in "${COLS[@]}"; do
+	f=$RES/$c
+	grep -q '^@@STATUS unit ' "$f" || continue
+	for part in pre log metrics events; do sect "$f" "unit-$part" >"$RES/$c.unit-$part"; done
+	m=$RES/$c.unit-metrics
+	setup=$(grep -m1 '^@@STATUS unit setup=' "$f" | sed 's/.*setup=//' || true)
+	pre=$(grep -m1 '^@@STATUS unit pre=' "$f" | sed 's/.*pre=//' || true)
+	st=$(grep -m1 '^@@STATUS unit alive=' "$f" || true)
+	listen=$(tag "$f" UNIT listen)
+	ex_up=$(sample "$m" beed_probe_up probe=exitsnoop)
+	tc_up=$(sample "$m" beed_probe_up probe=tcpconnect)
+	tc=$(num "$(sample "$m" ebpf_solo_io_counter_connections probe=tcpconnect daddr=127.0.0.1 dport="${listen##*:}")")
+	ev=$(grep -c '"probe":"exitsnoop"' "$RES/$c.unit-events" || true)
+	bad=()
+	[[ $setup == ok ]] || bad+=("setup: ${setup:-not run}")
+	[[ $pre == 0 ]] || bad+=("ExecStartPre exited ${pre:-?}: $(head -c 300 "$RES/$c.unit-pre")")
+	[[ -n $(tag "$f" TIME unit_ready) ]] || bad+=("ExecStart never ready: $(grep -m1 -iE 'error|failed' "$RES/$c.unit-log" | cut -c1-300)")
+	[[ $st == *alive=1*exit=0* ]] || bad+=("beed: ${st:-no status}")
+	[[ $ex_up == 1 && $tc_up == 1 ]] || bad+=("built-ins up: exitsnoop ${ex_up:-?}, tcpconnect ${tc_up:-?}")
+	[[ $ev -gt 0 ]] || bad+=("no exitsnoop event of uprobe_target")
+	[[ $tc -ge $CONNECTS ]] || bad+=("tcpconnect counted $tc connects to ${listen:-?}, expected >= $CONNECTS")
+	if ((${#bad[@]} == 0)); then
+		UNITRUN[$c]="ok: ExecStartPre passed, ExecStart ready in $(tag "$f" TIME unit_ready)s, exitsnoop and tcpconnect up, $ev exit events of the target, $tc connects to $listen"
+	else
+		UNITRUN[$c]="FAILED (${bad[*]})"
+		problem "${HEAD[$c]}: the installed unit's commands: ${UNITRUN[$c]}"
 	fi
 done
 
@@ -198,12 +251,15 @@ table() {
 		for c in "${COLS[@]}"; do row+=" ${CELL[$c,$r]} |"; done
 		echo "$row"
 	done
-	for what in EXACT BTF EXVER EXDATA TIMES; do
+	local rows=(EXACT BTF EXVER EXDATA)
+	((${#UNITRUN[@]} == 0)) || rows+=(UNITRUN)
+	for what in "${rows[@]}" TIMES; do
 		case $what in
 		EXACT) row="| exact loopback connect count |" ;;
 		BTF) row="| btf_path, kernel BTF hidden |" ;;
 		EXVER) row="| examples/: --check-config --load |" ;;
 		EXDATA) row="| examples/: execsnoop, opensnoop, syscount, syscount_comm, runqlat data |" ;;
+		UNITRUN) row="| installed beed.service: ExecStartPre, ExecStart, /etc/bee/beed.toml |" ;;
 		TIMES) row="| times |" ;;
 		esac
 		local -n values=$what
@@ -236,14 +292,22 @@ echo
 echo "clean failures, as logged:"
 failures | cut -c1-400
 {
-	echo "# Kernel matrix results"
+	echo "# ${TITLE:-Kernel matrix results}"
 	echo
-	echo "Command: \`make test-kernels\` (= \`tests/kernels/run.sh\`), as root, on $(date -u +%Y-%m-%d)."
+	echo "Command: ${COMMAND:-\`make test-kernels\` (= \`tests/kernels/run.sh\`)}, as root, on $(date -u +%Y-%m-%d)."
 	echo "Host kernel $(uname -r); guests: $(for s in $KERNELS; do printf '%s ' "$(basename "${KDIR[$s]}")"; done)"
-	echo "booted with \`qemu-system-x86_64 -accel tcg -cpu max -smp 1 -m 1024\`, $CONNECTS counted loopback connects per phase."
+	echo "booted with \`${QEMU[*]}\`, $CONNECTS counted loopback connects per phase."
 	echo "Whole run: ${TOTAL}s on $(nproc) cores."
+	[[ -z ${NOTES:-} ]] || echo "$NOTES"
 	echo
 	table
+	for c in "${COLS[@]}"; do
+		[[ -n ${UNITRUN[$c]:-} ]] || continue
+		echo
+		echo "The installed unit's commands, run in the guests as beed.service names them (no systemd there: as root, unsandboxed):"
+		grep -E '^@@UNIT Exec' "$RES/$c" | sed 's/^@@UNIT \([A-Za-z]*\) \(.*\)$/\1=`\2`/' | sed 's/^/- /'
+		break
+	done
 	echo
 	echo "Clean failures, as beed logged them (\`probe NAME failed: ...\`, cut at 300 characters):"
 	echo
@@ -253,8 +317,8 @@ failures | cut -c1-400
 		echo "Problems:"
 		for p in "${PROBLEMS[@]}"; do echo "- $p"; done
 	fi
-} >"$WORK/RESULTS.md"
-echo "table written to $WORK/RESULTS.md"
+} >"$RESULTS"
+echo "report written to $RESULTS"
 
 
 if ((${#PROBLEMS[@]})); then

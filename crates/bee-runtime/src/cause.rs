@@ -124,12 +124,17 @@ pub struct Facts {
     /// Whether the kprobe's function is in /proc/kallsyms: `None` when it
     /// was not looked up (other kinds, no function) or could not be.
     pub kallsyms: Option<bool>,
+    /// Whether `bpf` is in the kernel's active LSM list
+    /// (/sys/kernel/security/lsm): `None` when it was not looked up (other
+    /// kinds) or could not be (no securityfs).
+    pub bpf_lsm: Option<bool>,
     pub caps: Caps,
 }
 
 impl Facts {
     /// Looks up what classifying a failure of a `kind` program on `target`
-    /// needs: /proc/kallsyms is read only for a kprobe's function.
+    /// needs: /proc/kallsyms is read only for a kprobe's function, the LSM
+    /// list only for an LSM program.
     pub fn gather(kind: &str, target: &str) -> Facts {
         let kprobes = [
             "/sys/kernel/tracing/kprobe_events",
@@ -143,9 +148,21 @@ impl Facts {
             Some(f) if kprobes => kallsyms_has(f),
             _ => None,
         };
-        Facts { kprobes, kallsyms, caps: Caps::current() }
+        let bpf_lsm = (kind == "lsm").then(bpf_lsm_active).flatten();
+        Facts { kprobes, kallsyms, bpf_lsm, caps: Caps::current() }
     }
 }
+
+/// Whether `bpf` is among the active LSMs (`None`: securityfs unreadable).
+fn bpf_lsm_active() -> Option<bool> {
+    let list = std::fs::read_to_string("/sys/kernel/security/lsm").ok()?;
+    Some(list.trim().split(',').any(|l| l == "bpf"))
+}
+
+/// The kernel-internal `ENOTSUPP` (include/linux/errno.h, not a userspace
+/// errno, so not in `libc`), which the kernel's BPF trampoline code returns
+/// when it cannot attach to a kernel function.
+const ENOTSUPP: i32 = 524;
 
 /// The function a kprobe or kretprobe on `target` (`FUNC[+OFFSET]`) probes;
 /// `None` for other kinds, syscalls (whose symbol is the architecture's
@@ -183,7 +200,14 @@ pub enum AttachCause {
     /// `EPERM`/`EACCES` for a BPF trampoline program (fentry, fexit,
     /// fmod_ret, lsm, tp_btf, iter).
     Trampoline,
-    /// An LSM program failed otherwise: the BPF LSM is probably not enabled.
+    /// `ENOTSUPP` attaching a trampoline to a kernel function (fentry, fexit,
+    /// fmod_ret, lsm): the kernel has no ftrace direct calls on this
+    /// architecture (`register_fentry` in kernel/bpf/trampoline.c without
+    /// CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS, which arm64 gained in Linux
+    /// 6.4; Debian's arm64 6.1 lacks it) or no trampoline JIT at all.
+    NoDirectCalls,
+    /// An LSM program failed otherwise and `bpf` is not (or not known to
+    /// be) among the active LSMs.
     LsmNotEnabled,
     /// `E2BIG` on a tracepoint: it has its 64 programs (BPF_TRACE_MAX_PROGS).
     TooManyPrograms { tracepoint: String },
@@ -206,6 +230,11 @@ impl fmt::Display for AttachCause {
             AttachCause::KernelFunction { name } => write!(f, "function {name} not found in /proc/kallsyms"),
             AttachCause::Trampoline => f.write_str(
                 "this kernel refuses BPF trampoline programs (fentry/fexit/LSM); LSM also needs `bpf` in the lsm= boot parameter",
+            ),
+            AttachCause::NoDirectCalls => f.write_str(
+                "this kernel cannot attach BPF trampolines (fentry/fexit/LSM) to kernel functions: ENOTSUPP, it has \
+                 no ftrace direct calls (CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS; arm64 has them from Linux 6.4 on); \
+                 use a kprobe or tracepoint instead, or a newer kernel",
             ),
             AttachCause::LsmNotEnabled => f.write_str("is `bpf` in the kernel's lsm= list? see /sys/kernel/security/lsm"),
             AttachCause::TooManyPrograms { tracepoint } => write!(
@@ -263,7 +292,11 @@ pub fn classify_attach(kind: &str, target: &str, code: Code, facts: &Facts) -> A
             }
         }
         "fentry" | "fexit" | "fmod_ret" | "lsm" | "tp_btf" | "iter" if code.denied() => AttachCause::Trampoline,
-        "lsm" => AttachCause::LsmNotEnabled,
+        // tp_btf and iter need no ftrace: only these attach to a kernel
+        // function's entry through ftrace
+        "fentry" | "fexit" | "fmod_ret" | "lsm" if code.errno == Some(ENOTSUPP) => AttachCause::NoDirectCalls,
+        // with `bpf` among the active LSMs, the LSM list is not the cause
+        "lsm" if facts.bpf_lsm != Some(true) => AttachCause::LsmNotEnabled,
         "tracepoint" | "tp" if code.kind == ErrorKind::TooBig => {
             AttachCause::TooManyPrograms { tracepoint: target.to_string() }
         }
@@ -453,7 +486,7 @@ mod tests {
     const ROOT: Confinement = Confinement { caps: ALL_CAPS, seccomp: Some(false) };
 
     fn facts(caps: Caps) -> Facts {
-        Facts { kprobes: true, kallsyms: None, caps }
+        Facts { kprobes: true, kallsyms: None, bpf_lsm: None, caps }
     }
 
     fn caps(of: &[Capability]) -> Caps {
@@ -490,11 +523,11 @@ mod tests {
     #[test]
     fn kprobe_causes_come_from_the_facts() {
         let enoent = Code::from_errno(libc::ENOENT);
-        let no_kprobes = Facts { kprobes: false, kallsyms: None, caps: ALL_CAPS };
+        let no_kprobes = Facts { kprobes: false, kallsyms: None, bpf_lsm: None, caps: ALL_CAPS };
         for kind in ["kprobe", "kretprobe", "ksyscall", "kretsyscall"] {
             assert_eq!(classify_attach(kind, "tcp_v4_connect", enoent, &no_kprobes), AttachCause::NoKprobes);
         }
-        let missing = Facts { kprobes: true, kallsyms: Some(false), caps: ALL_CAPS };
+        let missing = Facts { kprobes: true, kallsyms: Some(false), bpf_lsm: None, caps: ALL_CAPS };
         assert_eq!(
             classify_attach("kprobe", "no_such_fn+0x4", enoent, &missing),
             AttachCause::KernelFunction { name: "no_such_fn".into() }
@@ -506,7 +539,7 @@ mod tests {
         // syscalls are probed through a wrapper symbol; no function, nothing to blame
         assert_eq!(classify_attach("ksyscall", "getppid", enoent, &missing), AttachCause::Other);
         assert_eq!(classify_attach("kprobe", "", enoent, &missing), AttachCause::Other);
-        let present = Facts { kprobes: true, kallsyms: Some(true), caps: ALL_CAPS };
+        let present = Facts { kprobes: true, kallsyms: Some(true), bpf_lsm: None, caps: ALL_CAPS };
         assert_eq!(classify_attach("kprobe", "tcp_v4_connect", enoent, &present), AttachCause::Other);
         // kprobes are never blamed on capabilities
         let denied = Code::from_errno(libc::EPERM);
@@ -524,6 +557,46 @@ mod tests {
         let einval = Code::from_errno(libc::EINVAL);
         assert_eq!(classify_attach("lsm", "socket_connect", einval, &facts(ALL_CAPS)), AttachCause::LsmNotEnabled);
         assert_eq!(classify_attach("fentry", "tcp_v4_connect", einval, &facts(NO_CAPS)), AttachCause::Other);
+        // `bpf` is an active LSM: the lsm= list is not blamed
+        let bpf_lsm = Facts { bpf_lsm: Some(true), ..facts(ALL_CAPS) };
+        assert_eq!(classify_attach("lsm", "socket_connect", einval, &bpf_lsm), AttachCause::Other);
+        let no_bpf_lsm = Facts { bpf_lsm: Some(false), ..facts(ALL_CAPS) };
+        assert_eq!(classify_attach("lsm", "socket_connect", einval, &no_bpf_lsm), AttachCause::LsmNotEnabled);
+    }
+
+    /// Debian's arm64 6.1 kernel (no ftrace direct calls), as beed logged it
+    /// there: "attach failed [libbpf: prog 'prog': failed to attach:
+    /// -ENOTSUPP]", for fentry, fexit and lsm alike, with `bpf` in the LSM
+    /// list (lsm=...,bpf).
+    #[test]
+    fn enotsupp_on_a_trampoline_is_missing_direct_calls() {
+        let libbpf_error = libbpf_rs::Error::from_raw_os_error(ENOTSUPP);
+        let code = Code::of(&libbpf_error);
+        assert_eq!(code.errno, Some(ENOTSUPP));
+        let arm64_61 = Facts { bpf_lsm: Some(true), ..facts(ALL_CAPS) };
+        for (kind, target) in [("fentry", "tcp_v4_connect"), ("fexit", "tcp_v4_connect"), ("fmod_ret", "f")] {
+            assert_eq!(classify_attach(kind, target, code, &arm64_61), AttachCause::NoDirectCalls, "{kind}");
+        }
+        // not the lsm= list, whatever securityfs says
+        for bpf_lsm in [Some(true), Some(false), None] {
+            let f = Facts { bpf_lsm, ..facts(ALL_CAPS) };
+            assert_eq!(classify_attach("lsm", "socket_connect", code, &f), AttachCause::NoDirectCalls);
+        }
+        // tp_btf and iter need no ftrace: ENOTSUPP is not this there
+        assert_eq!(classify_attach("tp_btf", "sched_switch", code, &arm64_61), AttachCause::Other);
+        assert_eq!(classify_attach("iter", "task", code, &arm64_61), AttachCause::Other);
+        // at load, through the section's kind
+        assert_eq!(
+            program_cause("prog", "lsm/socket_connect", code, &arm64_61),
+            LoadCause::Program {
+                program: "prog".into(),
+                section: "lsm/socket_connect".into(),
+                cause: AttachCause::NoDirectCalls
+            }
+        );
+        let text = AttachCause::NoDirectCalls.to_string();
+        assert!(text.contains("ENOTSUPP") && text.contains("CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS"), "{text}");
+        assert!(!text.contains("lsm="), "{text}");
     }
 
     #[test]
@@ -607,6 +680,12 @@ mod tests {
             (
                 AttachCause::Trampoline,
                 "this kernel refuses BPF trampoline programs (fentry/fexit/LSM); LSM also needs `bpf` in the lsm= boot parameter",
+            ),
+            (
+                AttachCause::NoDirectCalls,
+                "this kernel cannot attach BPF trampolines (fentry/fexit/LSM) to kernel functions: ENOTSUPP, it has no \
+                 ftrace direct calls (CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS; arm64 has them from Linux 6.4 on); use a \
+                 kprobe or tracepoint instead, or a newer kernel",
             ),
             (AttachCause::LsmNotEnabled, "is `bpf` in the kernel's lsm= list? see /sys/kernel/security/lsm"),
             (
@@ -759,7 +838,7 @@ mod tests {
             }
         );
         assert_eq!(program_cause("prog", "tracepoint/a/b", eperm, &facts(ALL_CAPS)), LoadCause::Other);
-        let no_kprobes = Facts { kprobes: false, kallsyms: None, caps: ALL_CAPS };
+        let no_kprobes = Facts { kprobes: false, kallsyms: None, bpf_lsm: None, caps: ALL_CAPS };
         assert_eq!(
             program_cause("p", "?kprobe/f", Code::from_errno(libc::EINVAL), &no_kprobes),
             LoadCause::Program { program: "p".into(), section: "?kprobe/f".into(), cause: AttachCause::NoKprobes }
