@@ -16,6 +16,7 @@ use crate::sinks::events::{Events, PrintMap};
 use crate::sinks::sampling::Sampler;
 
 /// What happens to each record of one event map.
+#[allow(clippy::large_enum_variant)] // one per event map, used per event: kept inline
 pub enum EventSink {
     Print { pm: PrintMap, plan: Plan, events: Rc<RefCell<Events>>, sampler: Option<Sampler> },
     Metric(RingMetric),

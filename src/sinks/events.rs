@@ -9,7 +9,7 @@ use prometheus::{IntCounter, IntCounterVec};
 use crate::config::EventOutput;
 use crate::sinks::journal::{self, Journal};
 use crate::sinks::queue::LineQueue;
-use bee_decoders::Timestamp;
+use bee_decoders::{Stamper, Timestamp};
 use bee_object::decode;
 use bee_object::schema::Plan;
 
@@ -35,7 +35,7 @@ pub struct Events {
     buckets: Vec<Bucket>,
     suppressed: IntCounterVec,
     /// The `"time"` of JSON lines (journal entries carry journald's own).
-    timestamp: Timestamp,
+    timestamp: Stamper,
 }
 
 /// Token bucket of one probe: `rate` entries per second, bursts up to one
@@ -110,13 +110,15 @@ impl Events {
             rate,
             buckets: Vec::new(),
             suppressed,
-            timestamp: Timestamp::default(),
+            timestamp: Stamper::new(Timestamp::default()),
         })
     }
 
     /// Sets the timestamp of JSON lines (`[events] timestamp`).
     pub fn set_timestamp(&mut self, t: Timestamp) {
-        self.timestamp = t;
+        if self.timestamp.kind() != t {
+            self.timestamp = Stamper::new(t);
+        }
     }
 
     /// Applies a reloaded `[events]` section; the output is reopened only
@@ -197,13 +199,15 @@ impl Events {
             Target::Discard => Ok(()),
             Target::Journal(j) => j.send_record(&pm.probe, &pm.map, &pm.journal_names, plan, rec),
             Target::Stdout(w) => {
-                self.line.clear();
-                self.line.push_str(&pm.prefix);
-                self.timestamp.write_member(&mut self.line);
-                self.line.push_str("\"entry\":");
-                decode::write_json_object_keyed(plan, &pm.json_keys, rec, &mut self.line);
-                self.line.push_str("}\n");
-                w.push(self.line.as_bytes());
+                // straight into the output chunk: the record was checked
+                // against the plan above, so the line is always whole
+                let line = w.line_buf();
+                line.push_str(&pm.prefix);
+                self.timestamp.write_member(line);
+                line.push_str("\"entry\":");
+                decode::write_json_object_keyed(plan, &pm.json_keys, rec, line);
+                line.push_str("}\n");
+                w.end_line();
                 Ok(())
             }
         };
@@ -253,7 +257,7 @@ impl Events {
             Target::Journal(j) => j.send_message(&pm.probe, &pm.map, &self.line),
             Target::Stdout(w) => {
                 self.line.push('\n');
-                w.push(self.line.as_bytes());
+                w.push(&self.line);
                 Ok(())
             }
         };

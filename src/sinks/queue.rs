@@ -31,7 +31,7 @@ const KEEP_CAPACITY: usize = 4 * CHUNK;
 pub const FINISH_WAIT: Duration = Duration::from_secs(2);
 
 struct Chunk {
-    bytes: Vec<u8>,
+    bytes: String,
     lines: u64,
 }
 
@@ -40,7 +40,7 @@ pub struct LineQueue {
     cur: Chunk,
     tx: Option<SyncSender<Chunk>>,
     /// Emptied chunks coming back from the writer, reused.
-    spare: Receiver<Vec<u8>>,
+    spare: Receiver<String>,
     done: Receiver<()>,
     thread: Option<JoinHandle<()>>,
     dropped: IntCounter,
@@ -55,7 +55,7 @@ impl LineQueue {
     pub fn stdout(dropped: IntCounter, errors: IntCounter) -> std::io::Result<Self> {
         let out = std::fs::File::from(std::io::stdout().as_fd().try_clone_to_owned()?);
         let (tx, rx) = mpsc::sync_channel::<Chunk>(QUEUE_CHUNKS);
-        let (spare_tx, spare) = mpsc::sync_channel::<Vec<u8>>(4);
+        let (spare_tx, spare) = mpsc::sync_channel::<String>(4);
         let (done_tx, done) = mpsc::sync_channel::<()>(1);
         let queued = Arc::new(AtomicUsize::new(0));
         let in_queue = queued.clone();
@@ -65,7 +65,7 @@ impl LineQueue {
             for mut chunk in rx {
                 if failed {
                     errors.inc_by(chunk.lines);
-                } else if let Err(e) = out.write_all(&chunk.bytes) {
+                } else if let Err(e) = out.write_all(chunk.bytes.as_bytes()) {
                     tracing::error!(
                         "writing events to stdout failed ({e}); events are no longer written and are counted in beed_output_errors_total"
                     );
@@ -82,7 +82,7 @@ impl LineQueue {
             let _ = done_tx.send(());
         })?;
         Ok(LineQueue {
-            cur: Chunk { bytes: Vec::with_capacity(CHUNK), lines: 0 },
+            cur: Chunk { bytes: String::with_capacity(CHUNK), lines: 0 },
             tx: Some(tx),
             spare,
             done,
@@ -93,8 +93,21 @@ impl LineQueue {
     }
 
     /// Adds one line (with its newline).
-    pub fn push(&mut self, line: &[u8]) {
-        self.cur.bytes.extend_from_slice(line);
+    pub fn push(&mut self, line: &str) {
+        self.cur.bytes.push_str(line);
+        self.end_line();
+    }
+
+    /// Where the next line is written in place (no copy): append exactly
+    /// one line, newline included, then call [`Self::end_line`].
+    #[inline]
+    pub fn line_buf(&mut self) -> &mut String {
+        &mut self.cur.bytes
+    }
+
+    /// Ends a line written into [`Self::line_buf`].
+    #[inline]
+    pub fn end_line(&mut self) {
         self.cur.lines += 1;
         if self.cur.bytes.len() >= CHUNK {
             self.flush();
@@ -107,7 +120,7 @@ impl LineQueue {
         if self.cur.lines == 0 {
             return;
         }
-        let next = self.spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(CHUNK));
+        let next = self.spare.try_recv().unwrap_or_else(|_| String::with_capacity(CHUNK));
         let chunk = std::mem::replace(&mut self.cur, Chunk { bytes: next, lines: 0 });
         let Some(tx) = &self.tx else {
             self.dropped.inc_by(chunk.lines);

@@ -35,7 +35,7 @@ use std::sync::Arc;
 
 pub use plan::{decorate, decorate_map};
 pub use settings::FieldSettings;
-pub use time::Timestamp;
+pub use time::{Stamper, Timestamp};
 
 /// What decoders share across maps and probes: the kernel symbol table and
 /// the cgroup cache, each loaded when first needed.

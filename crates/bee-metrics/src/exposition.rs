@@ -173,8 +173,20 @@ fn escape_help(s: &str) -> String {
     s.replace('\\', "\\\\").replace('\n', "\\n")
 }
 
+/// Appends `name="value"`, the value escaped.
+pub fn push_label_pair(out: &mut String, name: &str, value: &str) {
+    out.push_str(name);
+    out.push_str("=\"");
+    push_label_value(out, value);
+    out.push('"');
+}
+
 /// Appends a label value escaped for the text format.
 pub fn push_label_value(out: &mut String, v: &str) {
+    if !v.bytes().any(|b| b == b'\\' || b == b'"' || b == b'\n') {
+        out.push_str(v);
+        return;
+    }
     for c in v.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -188,16 +200,18 @@ pub fn push_label_value(out: &mut String, v: &str) {
 /// `a="x",b="y"` for label pairs (no braces).
 pub fn label_text(pairs: &[LabelPair]) -> String {
     let mut s = String::new();
+    push_label_text(&mut s, pairs);
+    s
+}
+
+/// Appends `a="x",b="y"` for label pairs (no braces).
+pub fn push_label_text(out: &mut String, pairs: &[LabelPair]) {
     for (i, p) in pairs.iter().enumerate() {
         if i > 0 {
-            s.push(',');
+            out.push(',');
         }
-        s.push_str(p.name());
-        s.push_str("=\"");
-        push_label_value(&mut s, p.value());
-        s.push('"');
+        push_label_pair(out, p.name(), p.value());
     }
-    s
 }
 
 /// Appends a sample value the way Prometheus writes floats.

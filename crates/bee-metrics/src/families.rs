@@ -70,6 +70,7 @@ impl Families {
         let label_names = shaping::label_names(m.map, &label_fields, cfg, &self.text.const_label_names())?;
         RingMetric::new(
             &self.registry,
+            &self.text,
             ring_metric::Spec {
                 name: &shaping::family_name(m.map, cfg),
                 help: &shaping::help(m.map, m.output, true, cfg),

@@ -42,52 +42,112 @@ pub fn key_ranges(fields: &[Field]) -> Vec<std::ops::Range<usize>> {
     out
 }
 
-/// Copies the bytes of `ranges` of `rec` into `key`; false if the record is
-/// too short.
-#[inline]
-pub fn key_from_ranges(ranges: &[std::ops::Range<usize>], rec: &[u8], key: &mut Vec<u8>) -> bool {
-    key.clear();
-    for r in ranges {
-        match rec.get(r.clone()) {
-            Some(b) => key.extend_from_slice(b),
-            None => return false,
-        }
-    }
-    true
+/// One part of a label key.
+enum Part {
+    /// Raw bytes of undecoded fields (adjacent ones merged): fixed width.
+    Raw(std::ops::Range<usize>),
+    /// A decoded field's rendered text, ended by 0xff (never in UTF-8).
+    Text(Field),
 }
 
 /// How a record's label set becomes a lookup key: the raw bytes of its
-/// label fields, or, when a field has a decoder (which may render different
-/// bytes alike: a regexp's overflow, a static_map default, two addresses in
-/// one function, two cgroups of one container), their rendered text, so
-/// that such records are one series.
+/// label fields, except that a field with a decoder (which may render
+/// different bytes alike: a regexp's overflow, a static_map default, two
+/// addresses in one function, two cgroups of one container) contributes its
+/// rendered text, so that such records are one series. When the label
+/// fields are one contiguous run of bytes (the common case), the key is a
+/// slice of the record itself: nothing is copied.
 pub struct LabelKey {
-    ranges: Vec<std::ops::Range<usize>>,
-    decoded: Option<(Vec<Field>, String)>,
+    /// The whole key is this slice of the record.
+    slice: Option<std::ops::Range<usize>>,
+    parts: Vec<Part>,
+    scratch: Vec<u8>,
+    text: String,
 }
 
 impl LabelKey {
     /// The key of `fields`.
     pub fn new(fields: &[Field]) -> Self {
-        let decoded = fields.iter().any(|f| f.render.is_some()).then(|| (fields.to_vec(), String::new()));
-        LabelKey { ranges: key_ranges(fields), decoded }
+        let mut parts: Vec<Part> = Vec::new();
+        for f in fields {
+            if f.render.is_some() {
+                parts.push(Part::Text(f.clone()));
+                continue;
+            }
+            let r = f.offset..f.offset + f.kind.width();
+            match parts.last_mut() {
+                Some(Part::Raw(last)) if last.end == r.start => last.end = r.end,
+                _ => parts.push(Part::Raw(r)),
+            }
+        }
+        let slice = match parts.as_slice() {
+            [] => Some(0..0),
+            [Part::Raw(r)] => Some(r.clone()),
+            _ => None,
+        };
+        LabelKey { slice, parts, scratch: Vec::new(), text: String::new() }
     }
 
-    /// Writes the key of `rec` into `key`; false if the record is too short.
-    #[inline]
-    pub fn fill(&mut self, rec: &[u8], key: &mut Vec<u8>) -> bool {
-        let Some((fields, text)) = &mut self.decoded else { return key_from_ranges(&self.ranges, rec, key) };
-        key.clear();
-        for f in fields.iter() {
-            text.clear();
-            if !decode::write_field_text(f, rec, text) {
-                return false;
-            }
-            key.extend_from_slice(text.as_bytes());
-            key.push(0xff); // never in UTF-8 text
-        }
-        true
+    /// The width of every key, when they all have one (no decoded field).
+    pub fn width(&self) -> Option<usize> {
+        self.parts
+            .iter()
+            .map(|p| match p {
+                Part::Raw(r) => Some(r.len()),
+                Part::Text(_) => None,
+            })
+            .sum()
     }
+
+    /// The key of `rec`; `None` if the record is too short for a label field.
+    #[inline]
+    pub fn of<'a>(&'a mut self, rec: &'a [u8]) -> Option<&'a [u8]> {
+        if let Some(r) = &self.slice {
+            return rec.get(r.clone());
+        }
+        self.scratch.clear();
+        for p in &self.parts {
+            match p {
+                Part::Raw(r) => self.scratch.extend_from_slice(rec.get(r.clone())?),
+                Part::Text(f) => {
+                    self.text.clear();
+                    if !decode::write_field_text(f, rec, &mut self.text) {
+                        return None;
+                    }
+                    self.scratch.extend_from_slice(self.text.as_bytes());
+                    self.scratch.push(0xff);
+                }
+            }
+        }
+        Some(&self.scratch)
+    }
+}
+
+/// Whether two label keys are equal: compared a word at a time, inline
+/// (keys are a few dozen bytes; a `memcmp` call costs more than the compare).
+#[inline]
+pub fn same_key(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (mut x, mut y) = (a, b);
+    while x.len() >= 8 {
+        let (wx, rx) = x.split_at(8);
+        let (wy, ry) = y.split_at(8);
+        if word(wx) != word(wy) {
+            return false;
+        }
+        x = rx;
+        y = ry;
+    }
+    x.iter().zip(y).all(|(p, q)| p == q)
+}
+
+#[inline]
+fn word(b: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(b);
+    u64::from_ne_bytes(w)
 }
 
 /// Label values of a record as text.
@@ -333,15 +393,32 @@ mod tests {
     }
 
     #[test]
+    fn same_key_compares_every_byte() {
+        let a: Vec<u8> = (0..43).collect();
+        assert!(same_key(&a, &a.clone()));
+        for i in 0..a.len() {
+            let mut b = a.clone();
+            b[i] ^= 1;
+            assert!(!same_key(&a, &b), "byte {i}");
+        }
+        assert!(!same_key(&a, &a[..42]));
+        assert!(same_key(&[], &[]));
+    }
+
+    #[test]
     fn adjacent_label_fields_are_one_copy() {
         let p = plan(&[]);
         let fields = label_fields(&p);
         // pid+comm+daddr+addr6 (0..32), delta (32..34), value (48..56)
         assert_eq!(key_ranges(&fields), vec![0..34, 48..56]);
-        let mut key = Vec::new();
-        assert!(key_from_ranges(&key_ranges(&fields), &record(), &mut key));
-        assert_eq!(key.len(), 42);
-        assert!(!key_from_ranges(&key_ranges(&fields), &record()[..40], &mut key));
+        let mut k = LabelKey::new(&fields);
+        let rec = record();
+        assert_eq!(k.of(&rec).map(<[u8]>::len), Some(42));
+        assert_eq!(k.of(&rec[..40]), None);
+        // one contiguous run: the key is the record's own bytes
+        let mut one = LabelKey::new(&fields[..2]);
+        assert_eq!(one.of(&rec).map(<[u8]>::as_ptr), Some(rec.as_ptr()));
+        assert_eq!(LabelKey::new(&[]).of(&rec), Some(&[][..]));
     }
 
     #[test]
@@ -353,20 +430,22 @@ mod tests {
         let (_, p) = bee_decoders::decorate_map("p", "m", None, &p, &settings, &ctx)?;
         let fields: Vec<Field> = p.fields[..2].to_vec();
         let mut k = LabelKey::new(&fields);
-        let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
         let mut rec = record();
-        assert!(k.fill(&rec, &mut a));
+        let a = k.of(&rec).map(<[u8]>::to_vec);
         rec[0..4].copy_from_slice(&7u32.to_le_bytes());
-        assert!(k.fill(&rec, &mut b));
+        let b = k.of(&rec).map(<[u8]>::to_vec);
         rec[0..4].copy_from_slice(&1u32.to_le_bytes());
-        assert!(k.fill(&rec, &mut c));
+        let c = k.of(&rec).map(<[u8]>::to_vec);
         assert_eq!(a, b, "4242 and 7 are both `other`");
         assert_ne!(a, c);
         assert_eq!(label_values(&fields, &rec), vec!["1", "bash"]);
+        // the decoded field is its text, the undecoded one its raw bytes
+        let mut want = b"1\xff".to_vec();
+        want.extend_from_slice(&rec[4..12]);
+        assert_eq!(c, Some(want));
         // undecoded fields keep the raw bytes as their key
         let mut raw = LabelKey::new(&plan(&[]).fields[..2]);
-        assert!(raw.fill(&rec, &mut a));
-        assert_eq!(a.len(), 12);
+        assert_eq!(raw.of(&rec).map(<[u8]>::len), Some(12));
         Ok(())
     }
 

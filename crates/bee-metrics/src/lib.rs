@@ -11,6 +11,7 @@ pub mod error;
 pub mod exposition;
 pub mod families;
 mod fasthash;
+mod key_index;
 pub mod labels;
 pub mod map_hist;
 pub mod map_series;

@@ -60,7 +60,6 @@ pub struct State {
     /// Upper bound of each slot, `bucket_multiplier` applied (slots 0..=1023).
     bounds: Vec<(f64, f64)>,
     max_series: usize,
-    scratch: Vec<u8>,
     dropped: IntCounter,
     refused: labels::Refused,
     decode_errors: Count,
@@ -85,17 +84,17 @@ impl State {
                 return;
             }
         };
-        if !self.label_key.fill(key, &mut self.scratch) {
+        let Some(k) = self.label_key.of(key) else {
             self.decode_errors.inc();
             return;
-        }
+        };
         let count = if count.is_finite() && count > 0.0 { count as u64 } else { 0 };
-        if let Some(s) = self.series.get_mut(self.scratch.as_slice()) {
+        if let Some(s) = self.series.get_mut(k) {
             *s.pending.entry(slot).or_default() += count;
             return;
         }
         if self.series.len() >= self.max_series {
-            if self.refused.refuse(&self.scratch) {
+            if self.refused.refuse(k) {
                 self.dropped.inc();
             }
             return;
@@ -105,7 +104,8 @@ impl State {
         pairs.extend(self.const_labels.iter().map(|(n, v)| labels::pair(n, v)));
         let pending = BTreeMap::from([(slot, count)]);
         let labels = exposition::label_text(&pairs);
-        self.series.insert(self.scratch.clone(), Series { labels, counts: BTreeMap::new(), pending });
+        let k = self.label_key.of(key).map(<[u8]>::to_vec).unwrap_or_default();
+        self.series.insert(k, Series { labels, counts: BTreeMap::new(), pending });
     }
 
     /// Ends a walk. A complete one replaces the counts (label sets without
@@ -205,7 +205,6 @@ impl MapHist {
             slot: spec.slot,
             bounds,
             max_series: spec.max_series,
-            scratch: Vec::new(),
             dropped: spec.dropped,
             refused: labels::Refused::default(),
             decode_errors: spec.decode_errors,

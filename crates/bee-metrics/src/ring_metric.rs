@@ -1,18 +1,29 @@
 //! Metrics fed one event at a time (ring buffer and perf buffer maps):
 //! counter +1 per event, gauge set to the value field, histogram observing
-//! the value field; the remaining fields are labels. Label sets are cached
-//! by their raw bytes, so a known label set costs one hash lookup and an
-//! atomic update.
+//! the value field; the remaining fields are labels.
+//!
+//! This is the hottest path of the daemon, so it owns its series instead of
+//! going through the prometheus crate: a label set is looked up by its raw
+//! bytes (usually a slice of the record itself, see [`labels::LabelKey`]),
+//! the previous event's label set is checked first, and a series' numbers
+//! are plain integers written by the engine thread alone (an update is a
+//! load and a store, not a locked read-modify-write). Scrapes read them and
+//! render the text themselves (see [`exposition`]); each series' label text
+//! is built once, when it first appears.
 
-use bee_runtime::Count;
-use prometheus::core::Collector;
-use prometheus::{Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 
-use crate::error::{Error, Result};
-use crate::fasthash::FastMap;
-use crate::labels;
 use bee_object::decode;
 use bee_object::schema::{Field, FieldKind, Plan};
+use bee_runtime::Count;
+use prometheus::core::Desc;
+use prometheus::{IntCounter, Registry};
+
+use crate::error::{Error, Result};
+use crate::exposition::{self, Registered, Samples, TextRegistry};
+use crate::key_index::KeyIndex;
+use crate::labels;
 
 /// Which metric an event map feeds.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,19 +31,6 @@ pub enum RingKind {
     Counter,
     Gauge,
     Hist { buckets: Vec<f64> },
-}
-
-enum Vec3 {
-    Counter(IntCounterVec),
-    Gauge(GaugeVec),
-    Hist(HistogramVec),
-}
-
-#[derive(Clone)]
-enum Handle {
-    Counter(IntCounter),
-    Gauge(Gauge),
-    Hist(Histogram),
 }
 
 /// Default buckets: seconds for durations, powers of two for plain numbers.
@@ -43,20 +41,144 @@ pub fn default_buckets(value: &FieldKind) -> Vec<f64> {
     }
 }
 
+/// Label sets per chunk of [`Cells`].
+const CHUNK: usize = 1024;
+
+/// Counter and gauge values by label set number, in chunks that never
+/// move (so the engine and scrapes share them without a lock): the numbers
+/// the engine touches per event sit next to each other, not behind a
+/// pointer per label set. Written by the engine thread only, read by
+/// scrapes on the HTTP thread.
+#[derive(Default, Clone)]
+struct Cells(Vec<Arc<[AtomicU64]>>);
+
+impl Cells {
+    #[inline]
+    fn get(&self, i: u32) -> Option<&AtomicU64> {
+        let i = i as usize;
+        self.0.get(i / CHUNK)?.get(i % CHUNK)
+    }
+
+    /// Makes room for label set `i`; true if a chunk was added.
+    fn reserve(&mut self, i: u32) -> bool {
+        if (i as usize) < self.0.len() * CHUNK {
+            return false;
+        }
+        self.0.push((0..CHUNK).map(|_| AtomicU64::new(0)).collect());
+        true
+    }
+}
+
+/// One histogram label set: observations per bucket (not cumulative; the
+/// last one counts those above the highest bound) and their sum (`f64`
+/// bits). Written by the engine thread only.
+struct HistCells {
+    buckets: Box<[AtomicU64]>,
+    sum: AtomicU64,
+}
+
+/// Adds `n` to a counter only one thread writes: no locked instruction.
+#[inline]
+fn bump(a: &AtomicU64, n: u64) {
+    a.store(a.load(Relaxed).wrapping_add(n), Relaxed);
+}
+
+/// What a scrape renders: every label set of the family.
+struct State {
+    kind: Kind,
+    /// Histogram bucket bounds (empty for counters and gauges).
+    bounds: Arc<[f64]>,
+    /// `comm="bash",probe="x"` of each label set (sorted by name, as the
+    /// prometheus crate writes them), rendered once.
+    labels: Vec<String>,
+    cells: Cells,
+    hists: Vec<Arc<HistCells>>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Counter,
+    Gauge,
+    Hist,
+}
+
+impl Samples for State {
+    fn write(&self, name: &str, out: &mut String) {
+        out.reserve(self.labels.len() * 64);
+        for (i, labels) in self.labels.iter().enumerate() {
+            let cell = self.cells.get(i as u32).map(|c| c.load(Relaxed)).unwrap_or(0);
+            match self.kind {
+                Kind::Counter => {
+                    sample(out, name, "", labels, "");
+                    decode::push_u64(out, cell);
+                }
+                Kind::Gauge => {
+                    sample(out, name, "", labels, "");
+                    exposition::push_value(out, f64::from_bits(cell));
+                }
+                Kind::Hist => {
+                    let Some(h) = self.hists.get(i) else { continue };
+                    let mut cum = 0u64;
+                    for (b, n) in h.buckets.iter().enumerate() {
+                        cum = cum.wrapping_add(n.load(Relaxed));
+                        match self.bounds.get(b) {
+                            Some(le) => {
+                                let mut l = String::from(",le=\"");
+                                exposition::push_value(&mut l, *le);
+                                l.push('"');
+                                sample(out, name, "_bucket", labels, &l);
+                            }
+                            None => sample(out, name, "_bucket", labels, ",le=\"+Inf\""),
+                        }
+                        decode::push_u64(out, cum);
+                        out.push('\n');
+                    }
+                    sample(out, name, "_sum", labels, "");
+                    exposition::push_value(out, f64::from_bits(h.sum.load(Relaxed)));
+                    out.push('\n');
+                    // the count is the buckets' total, so `_count` and the
+                    // `+Inf` bucket agree whatever a concurrent event did
+                    sample(out, name, "_count", labels, "");
+                    decode::push_u64(out, cum);
+                }
+            }
+            out.push('\n');
+        }
+    }
+}
+
+/// Appends `name{suffix}{labels extra} ` (the value follows).
+fn sample(out: &mut String, name: &str, suffix: &str, labels: &str, extra: &str) {
+    out.push_str(name);
+    out.push_str(suffix);
+    out.push('{');
+    out.push_str(labels);
+    out.push_str(extra);
+    out.push_str("} ");
+}
+
 /// The metric of one event map.
 pub struct RingMetric {
-    vec: Vec3,
-    registry: Registry,
+    family: Registered<State>,
+    kind: Kind,
+    bounds: Arc<[f64]>,
     label_fields: Vec<Field>,
-    /// The lookup key of a label set (see labels::LabelKey).
+    label_names: Vec<String>,
+    /// `probe` and `metrics.const_labels`, added to every series' labels.
+    fixed_labels: Vec<(String, String)>,
     label_key: labels::LabelKey,
     value: Option<Field>,
     multiplier: f64,
     size: usize,
-    cache: FastMap<Vec<u8>, Handle>,
-    scratch: Vec<u8>,
-    /// The label set of the previous event: bursts of one label set skip the lookup.
-    last: Option<(Vec<u8>, Handle)>,
+    /// Label key → label set number.
+    keys: KeyIndex,
+    /// Label sets so far.
+    sets: u32,
+    cells: Cells,
+    hists: Vec<Arc<HistCells>>,
+    /// The label set of the previous event: bursts of one label set skip
+    /// the lookup.
+    last: Option<u32>,
     max_series: usize,
     dropped: IntCounter,
     decode_errors: Count,
@@ -82,39 +204,57 @@ pub struct Spec<'a> {
     pub decode_errors: Count,
 }
 
+/// Histogram bounds as the prometheus crate accepts them: a trailing
+/// `+Inf` is implied, the rest must be finite and strictly increasing.
+fn check_bounds(buckets: &[f64]) -> std::result::Result<Vec<f64>, String> {
+    let mut b = buckets.to_vec();
+    if b.last() == Some(&f64::INFINITY) {
+        b.pop();
+    }
+    if b.is_empty() {
+        return Err("a histogram needs at least one finite bucket bound".into());
+    }
+    if b.iter().any(|x| !x.is_finite()) || b.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(format!("histogram buckets must be finite and strictly increasing, not {b:?}"));
+    }
+    Ok(b)
+}
+
 impl RingMetric {
     /// Registers the metric.
-    pub fn new(registry: &Registry, spec: Spec<'_>) -> Result<Self> {
-        let names: Vec<&str> = spec.label_names.iter().map(String::as_str).collect();
-        let merr = |e: prometheus::Error| Error::Metric { name: spec.name.to_string(), reason: e.to_string() };
-        let opts = || Opts::new(spec.name, spec.help).const_label("probe", spec.probe);
-        let vec = match &spec.kind {
-            RingKind::Counter => Vec3::Counter(IntCounterVec::new(opts(), &names).map_err(merr)?),
-            RingKind::Gauge => Vec3::Gauge(GaugeVec::new(opts(), &names).map_err(merr)?),
-            RingKind::Hist { buckets } => Vec3::Hist(
-                HistogramVec::new(
-                    HistogramOpts::new(spec.name, spec.help).const_label("probe", spec.probe).buckets(buckets.clone()),
-                    &names,
-                )
-                .map_err(merr)?,
-            ),
+    pub fn new(registry: &Registry, text: &TextRegistry, spec: Spec<'_>) -> Result<Self> {
+        let merr = |reason: String| Error::Metric { name: spec.name.to_string(), reason };
+        let (kind, bounds, type_name) = match &spec.kind {
+            RingKind::Counter => (Kind::Counter, Vec::new(), "counter"),
+            RingKind::Gauge => (Kind::Gauge, Vec::new(), "gauge"),
+            RingKind::Hist { buckets } => (Kind::Hist, check_bounds(buckets).map_err(merr)?, "histogram"),
         };
-        let boxed: Box<dyn Collector> = match &vec {
-            Vec3::Counter(v) => Box::new(v.clone()),
-            Vec3::Gauge(v) => Box::new(v.clone()),
-            Vec3::Hist(v) => Box::new(v.clone()),
-        };
-        registry.register(boxed).map_err(merr)?;
+        let mut const_labels = labels::probe_label(spec.probe);
+        const_labels.extend(text.const_labels().iter().cloned());
+        let desc = Desc::new(spec.name.to_string(), spec.help.to_string(), spec.label_names.clone(), const_labels)
+            .map_err(|e| merr(e.to_string()))?;
+        let bounds: Arc<[f64]> = bounds.into();
+        let state =
+            State { kind, bounds: bounds.clone(), labels: Vec::new(), cells: Cells::default(), hists: Vec::new() };
+        let family = Registered::new(registry, text, desc, type_name, state).map_err(|e| merr(e.to_string()))?;
+        let mut fixed_labels = vec![("probe".to_string(), spec.probe.to_string())];
+        fixed_labels.extend(text.const_labels().iter().cloned());
+        let label_key = labels::LabelKey::new(&spec.label_fields);
         Ok(RingMetric {
-            vec,
-            registry: registry.clone(),
-            label_key: labels::LabelKey::new(&spec.label_fields),
+            family,
+            kind,
+            bounds,
+            keys: KeyIndex::new(label_key.width()),
+            label_key,
             label_fields: spec.label_fields,
+            label_names: spec.label_names,
+            fixed_labels,
             value: spec.value,
             multiplier: spec.multiplier,
             size: spec.plan.size,
-            cache: FastMap::default(),
-            scratch: Vec::new(),
+            sets: 0,
+            cells: Cells::default(),
+            hists: Vec::new(),
             last: None,
             max_series: spec.max_series,
             dropped: spec.dropped,
@@ -123,12 +263,14 @@ impl RingMetric {
     }
 
     /// Accounts one event.
+    #[inline]
     pub fn on_event(&mut self, rec: &[u8]) {
-        if rec.len() < self.size || !self.label_key.fill(rec, &mut self.scratch) {
+        if rec.len() < self.size {
             self.decode_errors.inc();
             return;
         }
         let value = match &self.value {
+            None => 1.0,
             Some(f) => match decode::read(f, rec).and_then(|v| v.as_f64()) {
                 Some(v) if self.multiplier == 1.0 => v,
                 Some(v) => crate::shaping::scale(v, self.multiplier),
@@ -137,69 +279,244 @@ impl RingMetric {
                     return;
                 }
             },
-            None => 1.0,
         };
-        if let Some((k, h)) = &self.last {
-            if *k == self.scratch {
-                apply(h, value);
+        let Some(key) = self.label_key.of(rec) else {
+            self.decode_errors.inc();
+            return;
+        };
+        if let Some(i) = self.last {
+            if labels::same_key(self.keys.key(i), key) {
+                self.apply(i, value);
                 return;
             }
         }
-        if let Some(h) = self.cache.get(self.scratch.as_slice()) {
-            apply(h, value);
-            self.remember(h.clone());
-            return;
+        let i = match self.keys.find(key) {
+            Some(i) => i,
+            None => {
+                let key = key.to_vec();
+                match self.add_series(&key, rec) {
+                    Some(i) => i,
+                    None => return,
+                }
+            }
+        };
+        self.last = Some(i);
+        self.apply(i, value);
+    }
+
+    #[inline]
+    fn apply(&self, i: u32, value: f64) {
+        match self.kind {
+            Kind::Counter => {
+                if let Some(c) = self.cells.get(i) {
+                    bump(c, 1);
+                }
+            }
+            Kind::Gauge => {
+                if let Some(c) = self.cells.get(i) {
+                    c.store(value.to_bits(), Relaxed);
+                }
+            }
+            Kind::Hist => {
+                let Some(h) = self.hists.get(i as usize) else { return };
+                // the first bucket whose bound is >= value (NaN: past every bound)
+                let b = self.bounds.iter().position(|le| value <= *le).unwrap_or(self.bounds.len());
+                if let Some(c) = h.buckets.get(b) {
+                    bump(c, 1);
+                }
+                h.sum.store((f64::from_bits(h.sum.load(Relaxed)) + value).to_bits(), Relaxed);
+            }
         }
-        if self.cache.len() >= self.max_series {
+    }
+
+    /// A new label set: its number, unless `max_series` is reached.
+    #[cold]
+    fn add_series(&mut self, key: &[u8], rec: &[u8]) -> Option<u32> {
+        if self.sets as usize >= self.max_series {
             self.dropped.inc();
-            return;
+            return None;
         }
+        let i = self.sets;
         let values = labels::label_values(&self.label_fields, rec);
-        let values: Vec<&str> = values.iter().map(String::as_str).collect();
-        let handle = match &self.vec {
-            Vec3::Counter(v) => v.get_metric_with_label_values(&values).map(Handle::Counter),
-            Vec3::Gauge(v) => v.get_metric_with_label_values(&values).map(Handle::Gauge),
-            Vec3::Hist(v) => v.get_metric_with_label_values(&values).map(Handle::Hist),
-        };
-        match handle {
-            Ok(h) => {
-                apply(&h, value);
-                self.cache.insert(self.scratch.clone(), h.clone());
-                self.remember(h);
+        let mut pairs: Vec<prometheus::proto::LabelPair> = self
+            .label_names
+            .iter()
+            .zip(&values)
+            .map(|(n, v)| labels::pair(n, v))
+            .chain(self.fixed_labels.iter().map(|(n, v)| labels::pair(n, v)))
+            .collect();
+        pairs.sort_by(|a, b| a.name().cmp(b.name()));
+        let labels = exposition::label_text(&pairs);
+        let hist = (self.kind == Kind::Hist).then(|| {
+            Arc::new(HistCells {
+                buckets: (0..=self.bounds.len()).map(|_| AtomicU64::new(0)).collect(),
+                sum: AtomicU64::new(0f64.to_bits()),
+            })
+        });
+        let grew = self.cells.reserve(i);
+        {
+            // the cells exist before a scrape can see the label set
+            let mut st = self.family.lock();
+            if grew {
+                st.cells = self.cells.clone();
             }
-            Err(_) => self.decode_errors.inc(),
+            if let Some(h) = &hist {
+                st.hists.push(h.clone());
+            }
+            st.labels.push(labels);
+        }
+        self.hists.extend(hist);
+        self.keys.insert(i, key);
+        self.sets += 1;
+        Some(i)
+    }
+
+    /// Number of label sets.
+    pub fn len(&self) -> usize {
+        self.sets as usize
+    }
+
+    /// Whether no event was counted yet.
+    pub fn is_empty(&self) -> bool {
+        self.sets == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_like_the_prometheus_crate() {
+        assert_eq!(check_bounds(&[1.0, 2.0, f64::INFINITY]), Ok(vec![1.0, 2.0]));
+        assert!(check_bounds(&[]).is_err());
+        assert!(check_bounds(&[f64::INFINITY]).is_err());
+        assert!(check_bounds(&[2.0, 1.0]).is_err());
+        assert!(check_bounds(&[1.0, 1.0]).is_err());
+        assert!(check_bounds(&[f64::NAN, 1.0]).is_err());
+    }
+
+    type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+    /// `struct { u32 cpu; char comm[4]; u64 value; }`
+    fn plan() -> Plan {
+        Plan {
+            type_name: "struct ev".into(),
+            size: 16,
+            fields: vec![
+                Field::new("cpu", 0, FieldKind::Unsigned(4)),
+                Field::new("comm", 4, FieldKind::Str(4)),
+                Field::new("value", 8, FieldKind::Unsigned(8)),
+            ],
         }
     }
-}
 
-impl RingMetric {
-    fn remember(&mut self, h: Handle) {
-        match &mut self.last {
-            Some((k, last)) => {
-                k.clear();
-                k.extend_from_slice(&self.scratch);
-                *last = h;
-            }
-            None => self.last = Some((self.scratch.clone(), h)),
+    fn rec(cpu: u32, comm: &[u8; 4], value: u64) -> Vec<u8> {
+        let mut r = cpu.to_le_bytes().to_vec();
+        r.extend_from_slice(comm);
+        r.extend_from_slice(&value.to_le_bytes());
+        r
+    }
+
+    fn metric(kind: RingKind, value: bool, max_series: usize) -> Result<(RingMetric, TextRegistry, IntCounter)> {
+        let text = TextRegistry::with_const_labels(vec![("node".into(), "n1".into())]);
+        let p = plan();
+        let labels: Vec<Field> = p.fields[..2].to_vec();
+        let dropped =
+            IntCounter::new("dropped", "d").map_err(|e| Error::Metric { name: "d".into(), reason: e.to_string() })?;
+        let m = RingMetric::new(
+            &Registry::new(),
+            &text,
+            Spec {
+                name: "ebpf_solo_io_m",
+                help: "h",
+                probe: "p",
+                kind,
+                plan: &p,
+                label_names: labels.iter().map(|f| f.name.clone()).collect(),
+                label_fields: labels,
+                value: value.then(|| p.fields[2].clone()),
+                multiplier: 1.0,
+                max_series,
+                dropped: dropped.clone(),
+                decode_errors: Count::default(),
+            },
+        )?;
+        Ok((m, text, dropped))
+    }
+
+    fn render(text: &TextRegistry) -> String {
+        let mut s = String::new();
+        text.render(&mut s);
+        s
+    }
+
+    #[test]
+    fn counters_by_label_set_sorted_like_the_prometheus_crate() -> TestResult {
+        let (mut m, text, dropped) = metric(RingKind::Counter, false, 2)?;
+        for r in [rec(0, b"bash", 1), rec(0, b"bash", 1), rec(1, b"sh\0\0", 1), rec(0, b"bash", 1)] {
+            m.on_event(&r);
         }
+        m.on_event(&rec(2, b"zsh\0", 1)); // a third label set: over max_series
+        m.on_event(&[0u8; 4]); // too short
+        assert_eq!(
+            render(&text),
+            "# HELP ebpf_solo_io_m h\n# TYPE ebpf_solo_io_m counter\n\
+             ebpf_solo_io_m{comm=\"bash\",cpu=\"0\",node=\"n1\",probe=\"p\"} 3\n\
+             ebpf_solo_io_m{comm=\"sh\",cpu=\"1\",node=\"n1\",probe=\"p\"} 1\n"
+        );
+        assert_eq!((m.len(), dropped.get()), (2, 1));
+        Ok(())
     }
-}
 
-fn apply(h: &Handle, value: f64) {
-    match h {
-        Handle::Counter(c) => c.inc(),
-        Handle::Gauge(g) => g.set(value),
-        Handle::Hist(hist) => hist.observe(value),
+    #[test]
+    fn gauges_and_histograms() -> TestResult {
+        let (mut g, text, _) = metric(RingKind::Gauge, true, 10)?;
+        g.on_event(&rec(0, b"bash", 7));
+        g.on_event(&rec(0, b"bash", 5));
+        assert!(render(&text).ends_with("ebpf_solo_io_m{comm=\"bash\",cpu=\"0\",node=\"n1\",probe=\"p\"} 5\n"));
+        drop(g);
+        assert_eq!(render(&text), "", "a dropped metric leaves the registry");
+        let (mut h, text, _) = metric(RingKind::Hist { buckets: vec![1.0, 10.0] }, true, 10)?;
+        for v in [0, 1, 5, 100] {
+            h.on_event(&rec(0, b"bash", v));
+        }
+        let l = "comm=\"bash\",cpu=\"0\",node=\"n1\",probe=\"p\"";
+        assert_eq!(
+            render(&text),
+            format!(
+                "# HELP ebpf_solo_io_m h\n# TYPE ebpf_solo_io_m histogram\n\
+                 ebpf_solo_io_m_bucket{{{l},le=\"1\"}} 2\n\
+                 ebpf_solo_io_m_bucket{{{l},le=\"10\"}} 3\n\
+                 ebpf_solo_io_m_bucket{{{l},le=\"+Inf\"}} 4\n\
+                 ebpf_solo_io_m_sum{{{l}}} 106\n\
+                 ebpf_solo_io_m_count{{{l}}} 4\n"
+            )
+        );
+        Ok(())
     }
-}
 
-impl Drop for RingMetric {
-    fn drop(&mut self) {
-        let boxed: Box<dyn Collector> = match &self.vec {
-            Vec3::Counter(v) => Box::new(v.clone()),
-            Vec3::Gauge(v) => Box::new(v.clone()),
-            Vec3::Hist(v) => Box::new(v.clone()),
-        };
-        let _ = self.registry.unregister(boxed);
+    #[test]
+    fn many_label_sets_keep_their_counts() -> TestResult {
+        let (mut m, text, _) = metric(RingKind::Counter, false, 5000)?;
+        for round in 0..3 {
+            for cpu in 0..3000u32 {
+                if cpu % 2 == 0 || round == 0 {
+                    m.on_event(&rec(cpu, b"bash", 1));
+                }
+            }
+        }
+        let out = render(&text);
+        assert_eq!(out.lines().count(), 3002);
+        assert!(out.contains("cpu=\"2998\",node=\"n1\",probe=\"p\"} 3\n"), "{out}");
+        assert!(out.contains("cpu=\"2999\",node=\"n1\",probe=\"p\"} 1\n"));
+        Ok(())
+    }
+
+    #[test]
+    fn single_writer_bump() {
+        let a = AtomicU64::new(u64::MAX);
+        bump(&a, 2);
+        assert_eq!(a.load(Relaxed), 1);
     }
 }

@@ -2,7 +2,7 @@
 //! or metric numbers. Allocates nothing: callers pass reusable buffers.
 
 use std::fmt::Write as _;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::Ipv6Addr;
 use std::sync::Arc;
 
 use crate::schema::{Field, FieldKind, Plan};
@@ -28,7 +28,21 @@ pub enum Value<'a> {
     },
 }
 
+#[inline]
 fn uint(b: &[u8]) -> u64 {
+    // the usual widths without a variable-length copy
+    if let Ok(a) = <[u8; 8]>::try_from(b) {
+        return u64::from_le_bytes(a);
+    }
+    if let Ok(a) = <[u8; 4]>::try_from(b) {
+        return u64::from(u32::from_le_bytes(a));
+    }
+    if let Ok(a) = <[u8; 2]>::try_from(b) {
+        return u64::from(u16::from_le_bytes(a));
+    }
+    if let [x] = b {
+        return u64::from(*x);
+    }
     let mut v = [0u8; 8];
     let n = b.len().min(8);
     v[..n].copy_from_slice(&b[..n]);
@@ -168,6 +182,18 @@ impl Value<'_> {
             Value::Enum(v, None) => {
                 let _ = write!(out, "{v}");
             }
+            Value::Str(s) if s.iter().all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\') => {
+                // printable ASCII without quotes or backslashes: nothing to escape
+                out.push('"');
+                out.push_str(std::str::from_utf8(s).unwrap_or_default());
+                out.push('"');
+            }
+            Value::Ipv4(_) | Value::Ipv6(_) | Value::Duration(_) | Value::Ptr(_) => {
+                // addresses, durations and hex numbers never need escaping
+                out.push('"');
+                self.write_text(out);
+                out.push('"');
+            }
             Value::Array { bytes, elem, signed } => {
                 out.push('[');
                 for (i, c) in bytes.chunks_exact(elem as usize).enumerate() {
@@ -191,8 +217,14 @@ impl Value<'_> {
     /// Appends the value as plain text (labels, journal fields).
     pub fn write_text(&self, out: &mut String) {
         let _ = match *self {
-            Value::U(v) => write!(out, "{v}"),
-            Value::I(v) => write!(out, "{v}"),
+            Value::U(v) => {
+                push_u64(out, v);
+                Ok(())
+            }
+            Value::I(v) => {
+                push_i64(out, v);
+                Ok(())
+            }
             Value::Bool(b) => write!(out, "{b}"),
             Value::Str(s) => {
                 push_lossy(out, s);
@@ -200,7 +232,15 @@ impl Value<'_> {
             }
             Value::Enum(_, Some(n)) => write!(out, "{n}"),
             Value::Enum(v, None) => write!(out, "{v}"),
-            Value::Ipv4(a) => write!(out, "{}", Ipv4Addr::from(a)),
+            Value::Ipv4(a) => {
+                for (i, b) in a.iter().enumerate() {
+                    if i > 0 {
+                        out.push('.');
+                    }
+                    push_u64(out, u64::from(*b));
+                }
+                Ok(())
+            }
             Value::Ipv6(a) => write!(out, "{}", Ipv6Addr::from(a)),
             Value::Duration(ns) => {
                 write_duration(out, ns);
@@ -218,28 +258,14 @@ impl Value<'_> {
 
 /// Appends the decimal digits of `v` (no `fmt` machinery: this runs per field of every event).
 #[inline]
-pub fn push_u64(out: &mut String, mut v: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    // only ASCII digits were written
-    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
+pub fn push_u64(out: &mut String, v: u64) {
+    out.push_str(itoa::Buffer::new().format(v));
 }
 
 /// Appends the decimal digits of `v`, with a sign when negative.
 #[inline]
 pub fn push_i64(out: &mut String, v: i64) {
-    if v < 0 {
-        out.push('-');
-    }
-    push_u64(out, v.unsigned_abs());
+    out.push_str(itoa::Buffer::new().format(v));
 }
 
 fn push_lossy(out: &mut String, s: &[u8]) {
@@ -386,17 +412,23 @@ pub fn write_duration(out: &mut String, ns: u64) {
     const MS: u64 = 1_000_000;
     const S: u64 = 1_000_000_000;
     let frac = |out: &mut String, whole: u64, rem: u64, digits: usize| {
-        let _ = write!(out, "{whole}");
+        push_u64(out, whole);
         if rem > 0 {
-            let s = format!("{rem:0digits$}");
+            // `rem` zero-padded to `digits`, trailing zeros dropped
+            let mut buf = itoa::Buffer::new();
+            let r = buf.format(rem);
             out.push('.');
-            out.push_str(s.trim_end_matches('0'));
+            for _ in r.len()..digits {
+                out.push('0');
+            }
+            out.push_str(r.trim_end_matches('0'));
         }
     };
     if ns == 0 {
         out.push_str("0s");
     } else if ns < US {
-        let _ = write!(out, "{ns}ns");
+        push_u64(out, ns);
+        out.push_str("ns");
     } else if ns < MS {
         frac(out, ns / US, ns % US, 3);
         out.push_str("µs");
@@ -407,10 +439,12 @@ pub fn write_duration(out: &mut String, ns: u64) {
         let h = ns / (3600 * S);
         let m = ns / (60 * S) % 60;
         if h > 0 {
-            let _ = write!(out, "{h}h");
+            push_u64(out, h);
+            out.push('h');
         }
         if h > 0 || m > 0 {
-            let _ = write!(out, "{m}m");
+            push_u64(out, m);
+            out.push('m');
         }
         let s = ns % (60 * S);
         frac(out, s / S, s % S, 9);

@@ -135,12 +135,12 @@ impl<S> EngineHandle<S> {
     }
 }
 
-struct Active<W> {
+struct Active<W, E> {
     spec: ProbeSpec,
     identity: u64,
     /// Keeps the object loaded and its programs attached.
     probe: Probe,
-    sources: ringbuf::Sources,
+    sources: ringbuf::Sources<E>,
     walks: Vec<MapWatch<W>>,
     stats: ProbeStats,
 }
@@ -225,14 +225,18 @@ fn identity(spec: &ProbeSpec, object: &probe::ObjectBytes) -> u64 {
 
 /// Why a probe could not be (re)loaded, with its previous version when
 /// that one keeps running.
-struct Failure<W> {
+/// The probe state of consumers `C`.
+type ActiveOf<C> = Active<<C as Consumers>::Walks, <C as Consumers>::Events>;
+type FailureOf<C> = Failure<<C as Consumers>::Walks, <C as Consumers>::Events>;
+
+struct Failure<W, E> {
     reason: Error,
-    prev: Option<Box<Active<W>>>,
+    prev: Option<Box<Active<W, E>>>,
 }
 
 struct Engine<C: Consumers> {
     consumers: C,
-    active: Vec<Active<C::Walks>>,
+    active: Vec<ActiveOf<C>>,
     /// What front ends read: every configured probe's state.
     status: Status,
     latency: Duration,
@@ -247,8 +251,8 @@ impl<C: Consumers> Engine<C> {
         spec: &ProbeSpec,
         checked: probe::Checked,
         identity: u64,
-        prev: Option<Active<C::Walks>>,
-    ) -> Result<Active<C::Walks>, Failure<C::Walks>> {
+        prev: Option<ActiveOf<C>>,
+    ) -> Result<ActiveOf<C>, FailureOf<C>> {
         let started = Instant::now();
         // the new version is loaded (verifier included) while the old runs
         let mut probe = match probe::open(spec, checked) {
@@ -275,7 +279,7 @@ impl<C: Consumers> Engine<C> {
                 Some(old)
             }
         };
-        if let Some(old) = prev {
+        if let Some(mut old) = prev {
             // what the old version still holds is read before it goes
             old.sources.consume();
             drop(old);
@@ -309,7 +313,7 @@ impl<C: Consumers> Engine<C> {
         let mut report = LoadReport { note: self.consumers.configure(setup.settings), ..Default::default() };
         self.latency = setup.poll_latency;
         let mut states = BTreeMap::new();
-        let mut old: Vec<Active<C::Walks>> = std::mem::take(&mut self.active);
+        let mut old: Vec<ActiveOf<C>> = std::mem::take(&mut self.active);
         for spec in &setup.probes {
             let prev = old.iter().position(|a| a.spec.name == spec.name).map(|i| old.swap_remove(i));
             let object = probe::read_object(spec);
@@ -363,7 +367,7 @@ impl<C: Consumers> Engine<C> {
                 }
             }
         }
-        for a in old {
+        for mut a in old {
             tracing::info!(probe = %a.spec.name, "probe {} removed from the configuration: detaching it", a.spec.name);
             a.sources.consume();
             let name = a.spec.name.clone();
@@ -408,7 +412,7 @@ impl<C: Consumers> Engine<C> {
             }
         }
         // final drain so nothing collected is lost, then detach
-        for a in &self.active {
+        for a in &mut self.active {
             a.sources.consume();
         }
         self.consumers.flush();
@@ -450,7 +454,7 @@ impl<C: Consumers> Engine<C> {
             if evs[..n].iter().any(|e| e.data() == WAKE) {
                 return Ok(());
             }
-            let consumed: u64 = self.active.iter().map(|a| a.sources.consume()).sum();
+            let consumed: u64 = self.active.iter_mut().map(|a| a.sources.consume()).sum();
             let now = Instant::now();
             for a in self.active.iter_mut() {
                 for w in a.walks.iter_mut().filter(|w| w.next_due <= now) {

@@ -20,6 +20,7 @@ mod mapwatch;
 pub mod probe;
 pub mod progstats;
 mod ringbuf;
+mod ringread;
 pub mod spec;
 pub mod stats;
 pub mod tc;

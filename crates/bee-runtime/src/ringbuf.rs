@@ -1,22 +1,26 @@
-//! Event maps: ring buffers (one libbpf RingBuffer per probe, holding all of
-//! its ringbuf maps) and perf event arrays (the fallback for kernels without
-//! ringbuf); each record goes to its map's sink.
+//! Event maps: ring buffers (read in place, see [`crate::ringread`]) and
+//! perf event arrays (the fallback for kernels without ringbuf, through
+//! libbpf's perf buffer); each record goes to its map's sink.
 
 use std::cell::Cell;
 use std::os::fd::RawFd;
 use std::rc::Rc;
 
-use libbpf_rs::{MapType, PerfBuffer, PerfBufferBuilder, RingBuffer, RingBufferBuilder};
+use std::os::fd::AsFd;
+
+use libbpf_rs::{MapType, PerfBuffer, PerfBufferBuilder};
 
 use crate::consumer::{Consumers, EventSink, MapInfo};
 use crate::error::{Error, Result};
 use crate::probe::{Probe, WatchedMap};
-use crate::stats::{Count, MapStats, Reading};
+use crate::ringread::RingMap;
+use crate::stats::{Count, MapStats, Reading, SoleWriter};
 
 /// Reads one event map into its sink.
 struct Reader<E> {
     sink: E,
-    records: Count,
+    /// Only this reader counts the map's records.
+    records: SoleWriter,
     decode_errors: Count,
     /// Largest record that matches the value type (perf pads samples to 8
     /// bytes, so a perf record may be 7 bytes longer).
@@ -24,9 +28,10 @@ struct Reader<E> {
 }
 
 impl<E: EventSink> Reader<E> {
-    /// Handles one record inside libbpf's C callback: a panic (a bug) must
-    /// not unwind into C, so it is caught and the record counted as a
-    /// decode error.
+    /// Handles one record: a panic (a bug) must neither unwind into C (perf
+    /// buffers call back from libbpf) nor stop the engine, so it is caught
+    /// and the record counted as a decode error.
+    #[inline]
     fn guarded(&mut self, rec: &[u8]) {
         let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.on_record(rec)));
         if caught.is_err() {
@@ -34,6 +39,7 @@ impl<E: EventSink> Reader<E> {
         }
     }
 
+    #[inline]
     fn on_record(&mut self, rec: &[u8]) {
         self.records.inc();
         if rec.len() > self.max_len {
@@ -48,18 +54,18 @@ impl<E: EventSink> Reader<E> {
 }
 
 /// The event sources of one probe.
-pub struct Sources {
-    ring: Option<RingBuffer<'static>>,
+pub struct Sources<E> {
+    rings: Vec<(RingMap, Reader<E>)>,
     perf: Vec<PerfBuffer<'static>>,
     perf_records: Rc<Cell<u64>>,
 }
 
-impl Sources {
+impl<E: EventSink> Sources<E> {
     /// Reads everything pending; returns how many records were consumed.
-    pub fn consume(&self) -> u64 {
+    pub fn consume(&mut self) -> u64 {
         let mut n = 0;
-        if let Some(r) = &self.ring {
-            n += u64::try_from(r.consume_raw()).unwrap_or(0);
+        for (ring, reader) in &mut self.rings {
+            n += ring.consume(|rec| reader.guarded(rec));
         }
         for p in &self.perf {
             let _ = p.consume();
@@ -67,9 +73,11 @@ impl Sources {
         n + self.perf_records.replace(0)
     }
 
-    /// File descriptors to wait on (epoll fds of libbpf's buffers).
+    /// File descriptors to wait on: the ring buffer maps, and the epoll
+    /// fds of libbpf's perf buffers.
     pub fn fds(&self) -> Vec<RawFd> {
-        self.ring.iter().map(|r| r.epoll_fd()).chain(self.perf.iter().map(|p| p.epoll_fd())).collect()
+        use std::os::fd::AsRawFd;
+        self.rings.iter().map(|(r, _)| r.fd().as_raw_fd()).chain(self.perf.iter().map(|p| p.epoll_fd())).collect()
     }
 }
 
@@ -83,22 +91,16 @@ pub fn build<C: Consumers>(
     consumers: &mut C,
     stats: &mut Vec<MapStats>,
     lost: &Count,
-) -> Result<Sources> {
-    let mut builder = RingBufferBuilder::new();
-    let mut any_ring = false;
+) -> Result<Sources<C::Events>> {
+    let mut rings = Vec::new();
     let perf_records = Rc::new(Cell::new(0u64));
     let mut perf = Vec::new();
     for m in &probe.maps {
         match m.map_type {
             MapType::RingBuf => {
-                let mut reader = reader(probe, m, consumers, stats, 0)?;
-                builder
-                    .add(&m.handle, move |rec: &[u8]| {
-                        reader.guarded(rec);
-                        0
-                    })
-                    .map_err(|e| Error::libbpf(format!("map {}: adding to the ring buffer poller", m.name), e))?;
-                any_ring = true;
+                let ring = RingMap::new(m.handle.as_fd(), m.max_entries)
+                    .map_err(|e| Error::libbpf(format!("map {}: mapping the ring buffer", m.name), e.into()))?;
+                rings.push((ring, reader(probe, m, consumers, stats, 0)?));
             }
             MapType::PerfEventArray => {
                 let mut reader = reader(probe, m, consumers, stats, 7)?;
@@ -118,12 +120,7 @@ pub fn build<C: Consumers>(
             _ => {}
         }
     }
-    let ring = if any_ring {
-        Some(builder.build().map_err(|e| Error::libbpf(format!("probe {}: building ring buffer", probe.name), e))?)
-    } else {
-        None
-    };
-    Ok(Sources { ring, perf, perf_records })
+    Ok(Sources { rings, perf, perf_records })
 }
 
 fn reader<C: Consumers>(
@@ -147,7 +144,7 @@ fn reader<C: Consumers>(
     let sink = consumers.event_sink(&info)?;
     let reader = Reader {
         sink,
-        records: st.records.clone(),
+        records: st.records.sole_writer(),
         decode_errors: st.decode_errors.clone(),
         max_len: m.value.size + slack,
     };

@@ -25,6 +25,25 @@ impl Count {
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
+
+    /// The writing end of this counter for the one thread that updates it.
+    pub fn sole_writer(&self) -> SoleWriter {
+        SoleWriter(self.0.clone())
+    }
+}
+
+/// The writing end of a [`Count`] that only one thread updates (the engine
+/// thread, once per record): an increment is a plain load and store instead
+/// of a locked read-modify-write, and readers still see every increment.
+/// Not `Clone`: a second writer on another thread would lose increments.
+#[derive(Debug)]
+pub struct SoleWriter(Arc<AtomicU64>);
+
+impl SoleWriter {
+    #[inline]
+    pub fn inc(&self) {
+        self.0.store(self.0.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+    }
 }
 
 /// A value that goes up and down, shared like [`Count`].
