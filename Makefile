@@ -20,7 +20,7 @@ run: deps tracefs
 	$(CARGO) build --release --bin beed
 	./target/release/beed --config $(CONFIG)
 
-test: deps registry-tool tracefs
+test: deps container-deps registry-tool tracefs
 	@if $(CARGO) fmt --version >/dev/null 2>&1; then \
 		$(CARGO) fmt --all -- --check; \
 	else echo "rustfmt is not installed: skipping the format check"; fi

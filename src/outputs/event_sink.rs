@@ -40,23 +40,29 @@ impl EventSink {
 }
 
 impl bee_runtime::EventSink for EventSink {
+    /// Small enough to inline into the ring buffer loop: the metric path is
+    /// a few instructions when the label set repeats; printing is not.
+    #[inline]
     fn record(&mut self, rec: &[u8]) -> bool {
         match self {
-            EventSink::Print { pm, plan, events, sampler } => {
-                if let Some(s) = sampler {
-                    if rec.len() < plan.size {
-                        return false;
-                    }
-                    if !s.admit() {
-                        return true;
-                    }
-                }
-                events.borrow_mut().record(pm, plan, rec)
-            }
             EventSink::Metric(m) => {
                 m.on_event(rec);
                 true
             }
+            EventSink::Print { pm, plan, events, sampler } => print(pm, plan, events, sampler, rec),
         }
     }
+}
+
+#[inline(never)]
+fn print(pm: &PrintMap, plan: &Plan, events: &RefCell<Events>, sampler: &mut Option<Sampler>, rec: &[u8]) -> bool {
+    if let Some(s) = sampler {
+        if rec.len() < plan.size {
+            return false;
+        }
+        if !s.admit() {
+            return true;
+        }
+    }
+    events.borrow_mut().record(pm, plan, rec)
 }

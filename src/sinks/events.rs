@@ -11,6 +11,7 @@ use crate::sinks::journal::{self, Journal};
 use crate::sinks::queue::LineQueue;
 use bee_decoders::{Stamper, Timestamp};
 use bee_object::decode;
+use bee_object::json_plan::JsonPlan;
 use bee_object::schema::Plan;
 
 enum Target {
@@ -70,8 +71,8 @@ pub struct PrintMap {
     /// `{"probe":"…","mapName":"…","entry":`
     prefix: String,
     journal_names: Vec<String>,
-    /// `"name":` of every field, escaped once.
-    json_keys: Vec<String>,
+    /// The JSON object of a record, prepared once.
+    json: JsonPlan,
     bucket: usize,
 }
 
@@ -84,7 +85,7 @@ impl PrintMap {
             map: map.to_string(),
             prefix,
             journal_names: plan.fields.iter().map(|f| journal::field_name(&f.name)).collect(),
-            json_keys: decode::json_keys(plan),
+            json: JsonPlan::new(plan),
             bucket: events.bucket(probe),
         }
     }
@@ -205,7 +206,7 @@ impl Events {
                 line.push_str(&pm.prefix);
                 self.timestamp.write_member(line);
                 line.push_str("\"entry\":");
-                decode::write_json_object_keyed(plan, &pm.json_keys, rec, line);
+                pm.json.write(rec, line);
                 line.push_str("}\n");
                 w.end_line();
                 Ok(())

@@ -100,11 +100,17 @@ impl LabelKey {
     }
 
     /// The key of `rec`; `None` if the record is too short for a label field.
-    #[inline]
+    #[inline(always)]
     pub fn of<'a>(&'a mut self, rec: &'a [u8]) -> Option<&'a [u8]> {
-        if let Some(r) = &self.slice {
-            return rec.get(r.clone());
+        match &self.slice {
+            Some(r) => rec.get(r.clone()),
+            None => self.build(rec),
         }
+    }
+
+    /// A key of several parts, built in the scratch buffer.
+    #[inline(never)]
+    fn build<'a>(&'a mut self, rec: &'a [u8]) -> Option<&'a [u8]> {
         self.scratch.clear();
         for p in &self.parts {
             match p {
@@ -124,23 +130,16 @@ impl LabelKey {
 }
 
 /// Whether two label keys are equal: compared a word at a time, inline
-/// (keys are a few dozen bytes; a `memcmp` call costs more than the compare).
+/// and without a branch per word (keys are a few dozen bytes; a `memcmp`
+/// call costs more than the compare).
 #[inline]
 pub fn same_key(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
-    let (mut x, mut y) = (a, b);
-    while x.len() >= 8 {
-        let (wx, rx) = x.split_at(8);
-        let (wy, ry) = y.split_at(8);
-        if word(wx) != word(wy) {
-            return false;
-        }
-        x = rx;
-        y = ry;
-    }
-    x.iter().zip(y).all(|(p, q)| p == q)
+    let (xa, xb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail = xa.remainder().iter().zip(xb.remainder()).fold(0u8, |d, (p, q)| d | (p ^ q));
+    xa.zip(xb).fold(0u64, |d, (p, q)| d | (word(p) ^ word(q))) == 0 && tail == 0
 }
 
 #[inline]

@@ -306,7 +306,7 @@ pub fn write_json_str(out: &mut String, s: &str) {
 }
 
 /// The JSON key prefixes of a plan's fields: `"name":` (`,"name":` after
-/// the first), escaped once, for [`write_json_object_keyed`].
+/// the first), escaped once, for [`crate::json_plan::JsonPlan`].
 pub fn json_keys(plan: &Plan) -> Vec<String> {
     plan.fields
         .iter()
@@ -321,20 +321,6 @@ pub fn json_keys(plan: &Plan) -> Vec<String> {
             k
         })
         .collect()
-}
-
-/// [`write_json_object`] with key prefixes computed once by [`json_keys`].
-pub fn write_json_object_keyed(plan: &Plan, keys: &[String], rec: &[u8], out: &mut String) -> bool {
-    if rec.len() < plan.size {
-        return false;
-    }
-    out.push('{');
-    for (f, k) in plan.fields.iter().zip(keys) {
-        out.push_str(k);
-        write_field_json(f, rec, out);
-    }
-    out.push('}');
-    true
 }
 
 /// The start of a JSON line of beed's stdout shape:

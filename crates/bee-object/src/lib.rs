@@ -10,6 +10,7 @@ pub mod convention;
 pub mod decode;
 pub mod elf;
 pub mod error;
+pub mod json_plan;
 pub mod normalize;
 pub mod object;
 pub mod percpu;
