@@ -241,7 +241,10 @@ impl Value<'_> {
                 }
                 Ok(())
             }
-            Value::Ipv6(a) => write!(out, "{}", Ipv6Addr::from(a)),
+            Value::Ipv6(a) => {
+                write_ipv6(out, a);
+                Ok(())
+            }
             Value::Duration(ns) => {
                 write_duration(out, ns);
                 Ok(())
@@ -253,6 +256,46 @@ impl Value<'_> {
                 Ok(())
             }
         };
+    }
+}
+
+/// Appends an IPv6 address as `Ipv6Addr`'s `Display` does (RFC 5952: lower
+/// case, no leading zeros, the longest run of two or more zero groups as
+/// `::`), without the `fmt` machinery; IPv4-mapped addresses
+/// (`::ffff:a.b.c.d`) go through `Display`.
+pub fn write_ipv6(out: &mut String, a: [u8; 16]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let g: [u16; 8] = std::array::from_fn(|i| u16::from_be_bytes([a[2 * i], a[2 * i + 1]]));
+    if g[..5] == [0; 5] && g[5] == 0xffff {
+        let _ = write!(out, "{}", Ipv6Addr::from(a));
+        return;
+    }
+    // the first longest run of zero groups, if two or more long
+    let (mut best, mut best_len, mut run) = (0, 0, 0);
+    for (i, &x) in g.iter().enumerate() {
+        run = if x == 0 { run + 1 } else { 0 };
+        if run > best_len {
+            best_len = run;
+            best = i + 1 - run;
+        }
+    }
+    out.reserve(39);
+    let mut i = 0;
+    while i < 8 {
+        if best_len >= 2 && i == best {
+            out.push_str(if i == 0 { "::" } else { ":" });
+            i += best_len;
+            continue;
+        }
+        let x = g[i];
+        let digits = (16 - x.leading_zeros().min(12) as usize).div_ceil(4);
+        for d in (0..digits).rev() {
+            out.push(char::from(HEX[usize::from((x >> (4 * d)) & 0xf)]));
+        }
+        if i < 7 {
+            out.push(':');
+        }
+        i += 1;
     }
 }
 
@@ -446,6 +489,43 @@ mod tests {
         let mut s = String::new();
         write_duration(&mut s, ns);
         s
+    }
+
+    /// Every pattern of zero and non-zero groups (256), with group values
+    /// of every digit count, the IPv4-mapped form and a pseudo-random sweep:
+    /// exactly `Ipv6Addr`'s `Display`.
+    #[test]
+    fn ipv6_text_is_std_display() {
+        let check = |a: [u8; 16]| {
+            let mut s = String::new();
+            write_ipv6(&mut s, a);
+            assert_eq!(s, Ipv6Addr::from(a).to_string(), "{a:?}");
+        };
+        for vals in [[0x1u16, 0xab, 0xfff, 0xffff], [0x10, 0x100, 0x1000, 0xabcd]] {
+            for mask in 0u32..256 {
+                let mut a = [0u8; 16];
+                for i in 0..8 {
+                    if mask & (1 << i) != 0 {
+                        a[2 * i..2 * i + 2].copy_from_slice(&vals[i % 4].to_be_bytes());
+                    }
+                }
+                check(a);
+            }
+        }
+        check(Ipv6Addr::from([0, 0, 0, 0, 0, 0xffff, 0x0a00, 0x0001]).octets());
+        check(Ipv6Addr::from([0, 0, 0, 0, 0, 0, 0x0a00, 0x0001]).octets());
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..10_000 {
+            let mut a = [0u8; 16];
+            for b in a.iter_mut() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                // mostly zero bytes, so zero groups and runs are common
+                *b = if x % 3 == 0 { x as u8 } else { 0 };
+            }
+            check(a);
+        }
     }
 
     #[test]
