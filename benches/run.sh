@@ -375,7 +375,7 @@ run_beed() {
 	local name=$1 rep=$2 obj=$3 output=$4 map=$5 dest=${6:-null} stats=${7:-false} maxser=${8:-10000}
 	local cfg=$WORK/$1.$2.toml err=$WORK/$1.$2.err
 	local pid c0 p0 g lost got prev same scrape=$WORK/$1.$2.metrics c1 p1 rss i up port url
-	local n=$N out=/dev/null ns=() pace=() written=-
+	local n=$N out=/dev/null ns=() pace=() written=- qdrop
 	case $dest in
 	null) ;;
 	file) out=$WORK/$name.$rep.out ;;
@@ -436,10 +436,15 @@ run_beed() {
 		counted=$(metric_sum "$scrape" "ebpf_solo_io_$map")
 		((counted == got)) || die "$name: ebpf_solo_io_$map sums to $counted but beed_events_total is $got"
 	fi
+	# lines the stdout queue refused (its writer fell behind: beed drops and
+	# counts rather than stall the engine) are lost events too
+	qdrop=$(awk '$1 == "beed_events_dropped_total{output=\"stdout\"}" {print $2}' "$scrape")
+	qdrop=${qdrop:-0}
+	lost=$((lost + qdrop))
 	kill -TERM "$pid"
 	wait_exit "$pid" 30 || die "beed exited with an error on SIGTERM (see $err)"
 	case $dest in
-	file) written=$(output_lines "$out" "$got" "beed ($name)") ;;
+	file) written=$(output_lines "$out" "$((got - qdrop))" "beed ($name)") ;;
 	journal)
 		written=$(journal_entries "$map" "$got")
 		stop_journald
@@ -832,7 +837,9 @@ table shows medians:
 Columns:
 
 - **events received / drops**: records the consumer read (lowest of the runs)
-  and failed reservations counted by the probe (highest of the runs).
+  and failed reservations counted by the probe, plus for beed the lines its
+  stdout queue refused when its writer fell behind (counted in
+  `beed_events_dropped_total`) (highest of the runs).
 - **lines / journal entries written**: lines in the output file, or entries
   journald stored for that map (lowest of the runs); – for /dev/null and none.
 - **consumer CPU ns/event**: on-CPU time of the consuming thread while the

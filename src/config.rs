@@ -420,7 +420,7 @@ fn probe(
             crate::sinks::sampling::parse_rate(r).map_err(at_map)?;
         }
         if let Some(n) = &mc.name {
-            if let Some(why) = bee_metrics::names::metric_name_error(n) {
+            if let Some(why) = bee_metrics::names::configured_metric_name_error(n) {
                 return Err(at_map(format!("name `{n}` {why}")));
             }
         }
@@ -735,6 +735,8 @@ mod tests {
         assert!(e.contains("probes.exitsnoop.maps.print_events: max_rate `fast`: write EVENTS/PERIOD"), "{e}");
         let e = err("[probes.exitsnoop.maps.m]\nname = \"my-metric\"\n");
         assert!(e.contains("probes.exitsnoop.maps.m: name `my-metric` contains `-`"), "{e}");
+        let e = err("[probes.exitsnoop.maps.m]\nname = \"beed_events_total\"\n");
+        assert!(e.contains("probes.exitsnoop.maps.m: name `beed_events_total` starts with `beed_` (reserved"), "{e}");
         let e = err("[probes.exitsnoop.maps.a]\nname = \"x_total\"\n[probes.tcpconnect.maps.b]\nname = \"x_total\"\n");
         assert!(
             e.contains(

@@ -9,6 +9,7 @@ use prometheus::{IntCounter, IntCounterVec};
 use crate::config::EventOutput;
 use crate::sinks::journal::{self, Journal};
 use crate::sinks::queue::LineQueue;
+use crate::sinks::token_bucket::TokenBucket;
 use bee_decoders::{Stamper, Timestamp};
 use bee_object::decode;
 use bee_object::json_plan::JsonPlan;
@@ -29,6 +30,8 @@ pub struct Events {
     errors: IntCounter,
     /// Events refused because the output could not keep up.
     dropped: IntCounterVec,
+    /// `dropped{output="journal"}`, looked up at the first drop.
+    journal_dropped: Option<IntCounter>,
     /// Whether a failure of the current output was logged already.
     warned: bool,
     /// Journal entries per second per probe; 0 = unlimited.
@@ -43,8 +46,7 @@ pub struct Events {
 /// second's worth.
 struct Bucket {
     probe: String,
-    tokens: f64,
-    last: Instant,
+    limit: TokenBucket,
     /// Created when first needed, so a forgotten probe leaves no series.
     suppressed: Option<IntCounter>,
 }
@@ -107,6 +109,7 @@ impl Events {
             line: String::with_capacity(512),
             errors,
             dropped,
+            journal_dropped: None,
             warned: false,
             rate,
             buckets: Vec::new(),
@@ -131,16 +134,27 @@ impl Events {
             self.kind = kind;
             self.warned = false;
         }
-        self.rate = rate;
+        if rate != self.rate {
+            self.rate = rate;
+            let r = f64::from(rate);
+            for b in &mut self.buckets {
+                b.limit.set_limit(r, r);
+            }
+        }
         Ok(())
+    }
+
+    /// A full journal budget: `rate` entries a second, bursts of one second's worth.
+    fn limit(&self, now: Instant) -> TokenBucket {
+        let r = f64::from(self.rate);
+        TokenBucket::new(r, r, now)
     }
 
     fn bucket(&mut self, probe: &str) -> usize {
         if let Some(i) = self.buckets.iter().position(|b| b.probe == probe) {
             return i;
         }
-        let fresh =
-            Bucket { probe: probe.to_string(), tokens: self.rate as f64, last: Instant::now(), suppressed: None };
+        let fresh = Bucket { probe: probe.to_string(), limit: self.limit(Instant::now()), suppressed: None };
         // the slot of a probe that is gone (no print map refers to it any more)
         if let Some((i, slot)) = self.buckets.iter_mut().enumerate().find(|(_, b)| b.probe.is_empty()) {
             *slot = fresh;
@@ -156,12 +170,7 @@ impl Events {
             return true;
         }
         let Some(b) = self.buckets.get_mut(bucket) else { return true };
-        let now = Instant::now();
-        let rate = self.rate as f64;
-        b.tokens = (b.tokens + now.duration_since(b.last).as_secs_f64() * rate).min(rate);
-        b.last = now;
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
+        if b.limit.take(Instant::now()) {
             true
         } else {
             b.suppressed.get_or_insert_with(|| self.suppressed.with_label_values(&[b.probe.as_str()])).inc();
@@ -223,7 +232,7 @@ impl Events {
     /// buffer is full) drops the event rather than stalling the engine.
     fn failed(&mut self, e: &io::Error) {
         if e.kind() == io::ErrorKind::WouldBlock {
-            self.dropped.with_label_values(&["journal"]).inc();
+            self.journal_dropped.get_or_insert_with(|| self.dropped.with_label_values(&["journal"])).inc();
             return;
         }
         self.errors.inc();

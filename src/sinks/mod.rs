@@ -5,3 +5,4 @@ pub(crate) mod events;
 pub(crate) mod journal;
 pub(crate) mod queue;
 pub(crate) mod sampling;
+pub(crate) mod token_bucket;

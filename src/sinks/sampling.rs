@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use prometheus::IntCounter;
 
+use crate::sinks::token_bucket::TokenBucket;
+
 /// Parses `N/UNIT` (`1000/s`, `60/m`, `10/h`) or `N/DURATION` (`5/100ms`):
 /// N events per period.
 pub fn parse_rate(s: &str) -> Result<(u64, Duration), String> {
@@ -30,20 +32,13 @@ pub fn parse_rate(s: &str) -> Result<(u64, Duration), String> {
     Ok((n, period))
 }
 
-/// Token bucket: `n` events per `period`, bursts up to `n`.
-struct Bucket {
-    capacity: f64,
-    per_sec: f64,
-    tokens: f64,
-    last: Instant,
-}
-
 /// What decides whether one event of a print map is written.
 pub struct Sampler {
     /// Keep one event in `every` (1: all).
     every: u64,
     seen: u64,
-    bucket: Option<Bucket>,
+    /// `n` events per `period`, bursts up to `n`.
+    bucket: Option<TokenBucket>,
     sampled_out: IntCounter,
     rate_limited: IntCounter,
 }
@@ -61,12 +56,8 @@ impl Sampler {
         if every == 1 && rate.is_none() {
             return None;
         }
-        let bucket = rate.map(|(n, period)| Bucket {
-            capacity: n as f64,
-            per_sec: n as f64 / period.as_secs_f64(),
-            tokens: n as f64,
-            last: Instant::now(),
-        });
+        let bucket =
+            rate.map(|(n, period)| TokenBucket::new(n as f64, n as f64 / period.as_secs_f64(), Instant::now()));
         Some(Sampler { every, seen: 0, bucket, sampled_out, rate_limited })
     }
 
@@ -84,12 +75,7 @@ impl Sampler {
             return false;
         }
         let Some(b) = &mut self.bucket else { return true };
-        let now = now();
-        let dt = now.saturating_duration_since(b.last).as_secs_f64();
-        b.tokens = (b.tokens + dt * b.per_sec).min(b.capacity);
-        b.last = now;
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
+        if b.take(now()) {
             true
         } else {
             self.rate_limited.inc();

@@ -118,7 +118,7 @@ pub fn build(field: &Field, s: &FieldSettings, ctx: &Context) -> Result<Vec<Fiel
         }
         "ktime" | "ktime_boot" => {
             need_u64(name, kind)?;
-            one(renderer(crate::ktime::Ktime { boot: name == "ktime_boot" }))
+            one(renderer(crate::ktime::Ktime::new(name == "ktime_boot")))
         }
         "static_map" => {
             let table = s.table.as_ref().ok_or("decoder `static_map` needs a `table`")?;
@@ -150,7 +150,7 @@ pub fn decorate(
         let built = match (fields.get(&f.name), &f.kind) {
             (Some(s), _) => build(f, s, ctx).map_err(|reason| Error::Setting { what: what(&f.name), reason })?,
             (None, FieldKind::Ktime { boot }) => {
-                vec![Field { render: renderer(crate::ktime::Ktime { boot: *boot }), ..f.clone() }]
+                vec![Field { render: renderer(crate::ktime::Ktime::new(*boot)), ..f.clone() }]
             }
             (None, _) => vec![f.clone()],
         };

@@ -16,6 +16,14 @@ pub fn metric_name_error(name: &str) -> Option<String> {
     }
 }
 
+/// Why `name` may not be set as a map's metric `name` in configuration: not
+/// a valid metric name, or one in the `beed_` namespace of beed's own metrics.
+pub fn configured_metric_name_error(name: &str) -> Option<String> {
+    metric_name_error(name).or_else(|| {
+        name.starts_with("beed_").then(|| "starts with `beed_` (reserved for beed's own metrics)".to_string())
+    })
+}
+
 /// Why `name` is not a valid label name (`[a-zA-Z_][a-zA-Z0-9_]*`, not
 /// starting with `__`, which Prometheus reserves), or `None` if it is.
 pub fn label_name_error(name: &str) -> Option<String> {

@@ -7,7 +7,7 @@ use bee_object::convention::{label_name, metric_name as default_name, Output};
 use bee_object::schema::Field;
 
 use crate::error::{Error, Result};
-use crate::names::{label_name_error, metric_name_error, RESERVED_LABELS};
+use crate::names::{configured_metric_name_error, label_name_error, RESERVED_LABELS};
 use crate::settings::MapSettings;
 
 /// The family name of `map`: `name` (default `ebpf_solo_io_<map>`), with
@@ -54,11 +54,8 @@ pub fn check(map: &str, output: Output, event_map: bool, cfg: &MapSettings) -> R
         }
     }
     if let Some(name) = &cfg.name {
-        if let Some(why) = metric_name_error(name) {
+        if let Some(why) = configured_metric_name_error(name) {
             return Err(err(format!("name `{name}` {why}")));
-        }
-        if name.starts_with("beed_") {
-            return Err(err(format!("name `{name}`: the `beed_` prefix is reserved for beed's own metrics")));
         }
     }
     if let Some(unit) = &cfg.unit {
