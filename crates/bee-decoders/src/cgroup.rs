@@ -2,16 +2,20 @@
 //! directory's inode number) to its path in the cgroup2 hierarchy, and to
 //! the container id and names that path leads to ([`crate::containers`]).
 //!
-//! An id seen for the first time walks the hierarchy (bounded depth and
-//! directory count); what the walk finds is cached, bounded by
-//! [`MAX_CACHED`] entries (the cache starts over when full). An id the walk
-//! did not find is remembered as unknown (cgroup ids are never reused, and
-//! the cgroup existed when the kernel recorded the event: if it is gone at
-//! the walk, it is gone for good), also bounded.
+//! An id seen for the first time is looked up in the index of the last walk
+//! of the hierarchy (every directory it saw, by id, up to [`MAX_INDEXED`]),
+//! and only an id missing there walks the hierarchy again (bounded depth and
+//! directory count), which rebuilds the index: starting with thousands of
+//! cgroups costs one walk, not one per cgroup. What is resolved is cached,
+//! bounded by [`MAX_CACHED`] entries (the cache starts over when full). An id
+//! a walk did not find is remembered as unknown (cgroup ids are never reused,
+//! and the cgroup existed when the kernel recorded the event: if it is gone
+//! at the walk, it is gone for good), also bounded.
 
 use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bee_object::decode::{Render, Value};
@@ -23,6 +27,9 @@ use crate::value::{int_of, push_int};
 pub const MAX_CACHED: usize = 16_384;
 /// Bound on directories one walk visits, and on its depth.
 const MAX_WALK: usize = 200_000;
+/// Bound on the directories a walk keeps in its index (the walk goes on
+/// looking for its id past it).
+pub const MAX_INDEXED: usize = 65_536;
 const MAX_DEPTH: usize = 32;
 
 /// What one cgroup resolves to.
@@ -81,6 +88,8 @@ impl Part {
 struct Cache {
     known: HashMap<u64, Arc<Info>>,
     unknown: HashSet<u64>,
+    /// Every directory of the last walk, by id.
+    index: HashMap<u64, PathBuf>,
     /// The cgroup2 mount, once found (`Some(None)`: there is none).
     root: Option<Option<PathBuf>>,
 }
@@ -91,6 +100,8 @@ pub struct Cgroups {
     root: Option<PathBuf>,
     lookup: Lookup,
     cache: Mutex<Cache>,
+    /// Walks of the hierarchy so far.
+    walks: AtomicUsize,
 }
 
 impl std::fmt::Debug for Cgroups {
@@ -111,12 +122,17 @@ pub fn cgroup2_mount(mountinfo: &str) -> Option<PathBuf> {
 impl Cgroups {
     /// The running system's cgroup2 hierarchy, and names from `/`.
     pub fn system() -> Self {
-        Cgroups { root: None, lookup: Lookup { root: "/".into() }, cache: Mutex::default() }
+        Cgroups { root: None, lookup: Lookup { root: "/".into() }, cache: Mutex::default(), walks: AtomicUsize::new(0) }
     }
 
     /// A hierarchy mounted at `root`, names looked up under `names_root`.
     pub fn at(root: PathBuf, names_root: PathBuf) -> Self {
-        Cgroups { root: Some(root), lookup: Lookup { root: names_root }, cache: Mutex::default() }
+        Cgroups {
+            root: Some(root),
+            lookup: Lookup { root: names_root },
+            cache: Mutex::default(),
+            walks: AtomicUsize::new(0),
+        }
     }
 
     fn mount(&self, c: &mut Cache) -> Option<PathBuf> {
@@ -144,30 +160,37 @@ impl Cgroups {
         info
     }
 
-    /// Finds cgroup `id` under `root`, depth first, bounded.
-    fn walk(root: &Path, id: u64) -> Option<PathBuf> {
+    /// Walks the hierarchy under `root` depth first, bounded, until it has
+    /// found `id`: every directory seen goes into the returned index (up to
+    /// [`MAX_INDEXED`]), and the walk goes on past `id` to index the rest.
+    fn walk(root: &Path, id: u64) -> (Option<PathBuf>, HashMap<u64, PathBuf>) {
         let mut stack = vec![(root.to_path_buf(), 0usize)];
+        let mut index = HashMap::new();
+        let mut found = None;
         let mut visited = 0usize;
         while let Some((dir, depth)) = stack.pop() {
             visited += 1;
-            if visited > MAX_WALK {
-                return None;
+            if visited > MAX_WALK || (found.is_some() && index.len() >= MAX_INDEXED) {
+                break;
             }
             let Ok(meta) = std::fs::metadata(&dir) else { continue };
             if meta.ino() == id {
-                return Some(dir);
+                found = Some(dir.clone());
             }
-            if depth >= MAX_DEPTH {
-                continue;
-            }
-            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-            for e in entries.flatten() {
-                if e.file_type().is_ok_and(|t| t.is_dir()) {
-                    stack.push((e.path(), depth + 1));
+            if depth < MAX_DEPTH {
+                if let Ok(entries) = std::fs::read_dir(&dir) {
+                    for e in entries.flatten() {
+                        if e.file_type().is_ok_and(|t| t.is_dir()) {
+                            stack.push((e.path(), depth + 1));
+                        }
+                    }
                 }
             }
+            if index.len() < MAX_INDEXED {
+                index.insert(meta.ino(), dir);
+            }
         }
-        None
+        (found, index)
     }
 
     /// What cgroup `id` resolves to; `None` when no cgroup has it.
@@ -180,12 +203,23 @@ impl Cgroups {
             return None;
         }
         let root = self.mount(&mut c)?;
-        let Some(dir) = Self::walk(&root, id) else {
-            if c.unknown.len() >= MAX_CACHED {
-                c.unknown.clear();
+        let dir = match c.index.get(&id) {
+            Some(dir) => dir.clone(),
+            None => {
+                self.walks.fetch_add(1, Ordering::Relaxed);
+                let (found, index) = Self::walk(&root, id);
+                c.index = index;
+                match found {
+                    Some(dir) => dir,
+                    None => {
+                        if c.unknown.len() >= MAX_CACHED {
+                            c.unknown.clear();
+                        }
+                        c.unknown.insert(id);
+                        return None;
+                    }
+                }
             }
-            c.unknown.insert(id);
-            return None;
         };
         let info = Arc::new(self.info(&root, &dir));
         if c.known.len() >= MAX_CACHED {
@@ -193,6 +227,12 @@ impl Cgroups {
         }
         c.known.insert(id, info.clone());
         Some(info)
+    }
+
+    /// Walks of the hierarchy so far (for tests).
+    #[cfg(test)]
+    fn walks(&self) -> usize {
+        self.walks.load(Ordering::Relaxed)
     }
 }
 
@@ -251,12 +291,16 @@ mod tests {
         assert_eq!(text(&d(Part::Path), sshd), "/system.slice/sshd.service");
         assert_eq!(text(&d(Part::Container), sshd), "");
         assert_eq!(text(&d(Part::Path), root), "/");
+        assert_eq!(cgroups.walks(), 1, "one walk indexed every cgroup");
         // an id no cgroup has keeps its number, and is not walked for again
         assert_eq!(text(&d(Part::Path), 1), "1");
         assert_eq!(text(&d(Part::Container), 1), "");
         let new = cg.join("late");
         std::fs::create_dir(&new)?;
         assert_eq!(text(&d(Part::Path), ino(&new)?), "/late", "a new cgroup is found by a new walk");
+        assert_eq!(cgroups.walks(), 3, "the unknown id and the new cgroup walked again");
+        assert_eq!(text(&d(Part::Path), 1), "1");
+        assert_eq!(cgroups.walks(), 3, "an unknown id is remembered");
         Ok(())
     }
 
