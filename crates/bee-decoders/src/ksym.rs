@@ -96,7 +96,7 @@ impl Ksyms {
         if t.syms.is_empty() && zero && !t.warned {
             t.warned = true;
             tracing::warn!(
-                "ksym: {} shows no addresses (kernel.kptr_restrict; beed needs CAP_SYSLOG): kernel addresses stay numbers",
+                "ksym: {} shows no addresses (kernel.kptr_restrict; beed needs CAP_SYSLOG, under systemd with ProtectKernelLogs=no, see beed(8)): kernel addresses stay numbers",
                 self.kallsyms.display()
             );
         }
