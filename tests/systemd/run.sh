@@ -13,7 +13,8 @@
 #   to a registry on the host (pulled into the unit's StateDirectory, run
 #   from that cache when the registry is gone; an image that exists nowhere
 #   is one failed probe), every tracing attach type under the unit's sandbox
-#   (XDP/TC and uprobes with the drop-ins beed(8) documents), the watchdog
+#   (XDP/TC and uprobes with the drop-ins beed(8) documents), the ksym
+#   decoder with beed(8)'s CAP_SYSLOG drop-in, the watchdog
 #   restarting a stopped beed, and no program left in the kernel after
 #   `systemctl stop`.
 #
@@ -136,6 +137,10 @@ for kind in $ATTACH_KINDS $NET_KINDS $UPROBE_KINDS; do
 		-c "$REPO/tests/fixtures/attach_types.bpf.c" -o "$LOG_DIR/$kind.bpf.o" 2>>"$LOG_DIR/clang.log" ||
 		bail "compile tests/fixtures/attach_types.bpf.c for $kind" "$(tail -n 20 "$LOG_DIR/clang.log")"
 done
+# the decoders fixture: its `func` is vfs_read's address, for the ksym decoder
+clang -g -O2 -target bpf -D__TARGET_ARCH_$BPF_ARCH -I "$REPO/vmlinux" -I "$REPO/solo_types" \
+	-c "$REPO/tests/fixtures/decoders.bpf.c" -o "$LOG_DIR/decoders.bpf.o" 2>>"$LOG_DIR/clang.log" ||
+	bail "compile tests/fixtures/decoders.bpf.c" "$(tail -n 20 "$LOG_DIR/clang.log")"
 # static: it runs inside the container, whatever this host's libc is
 cc -O2 -static -o "$LOG_DIR/uprobe_target" "$REPO/tests/fixtures/uprobe_target.c" 2>>"$LOG_DIR/clang.log" ||
 	bail "compile tests/fixtures/uprobe_target.c" "$(tail -n 20 "$LOG_DIR/clang.log")"
@@ -257,6 +262,9 @@ grep -q "^listen = \"127.0.0.1:$PORT\"" "$ROOT/etc/bee/beed.toml" ||
 install -m 0644 "$USER_OBJ" "$ROOT/etc/bee/probes/user_probe.bpf.o"
 for kind in $ATTACH_KINDS $NET_KINDS $UPROBE_KINDS; do install -m 0644 "$LOG_DIR/$kind.bpf.o" "$ROOT/etc/bee/probes/"; done
 install -m 0755 "$LOG_DIR/uprobe_target" "$ROOT/usr/local/bin/uprobe_target"
+install -m 0644 "$LOG_DIR/decoders.bpf.o" "$ROOT/etc/bee/probes/"
+# the fixture records opens of processes whose comm starts with "beedec"
+install -m 0755 "$ROOT/usr/bin/cat" "$ROOT/usr/local/bin/beedecksym"
 # a short watchdog for the whole run: missed pings show up as restarts
 mkdir -p "$ROOT/etc/systemd/system/beed.service.d"
 printf '[Service]\nWatchdogSec=5s\n' >"$ROOT/etc/systemd/system/beed.service.d/50-test-watchdog.conf"
@@ -755,6 +763,44 @@ C systemctl daemon-reload
 T=60 C systemctl restart beed || say "restart with CAP_SYS_ADMIN failed: $(journal 5)"
 wait_for 15 probe_up at_uprobe
 attach_checks " + the CAP_SYS_ADMIN drop-in" $UPROBE_KINDS
+
+# --- the ksym decoder with the CAP_SYSLOG drop-in of beed(8) ----------------------------
+# /proc/kallsyms shows addresses only to CAP_SYSLOG (kernel.kptr_restrict,
+# unless perf_event_paranoid <= 1), which ProtectKernelLogs=yes removes, and
+# ProtectKernelTunables=yes hides the file itself (it reads as empty with
+# CAP_DAC_READ_SEARCH); the fixture's typeless __ksym extern needs it too
+# (libbpf reads kallsyms), so without the drop-in the probe fails to load
+# the `func` member of the event line, as journalctl -o cat prints it
+ksym_func() {
+	C /usr/local/bin/beedecksym /etc/hostname >/dev/null
+	sleep 1.5
+	C journalctl -u beed --no-pager -o cat -n 500 2>/dev/null | grep -E '^dec print_opens ' | tail -n 1 |
+		grep -oE ' func=[^ ]+' | cut -d= -f2
+}
+printf '[probes.dec]\nobject = "/etc/bee/probes/decoders.bpf.o"\n[probes.dec.maps.print_opens.fields]\nfunc = { decode = "ksym" }\n' \
+	>"$ROOT/etc/bee/probes.d/90-ksym.toml"
+restrict=$(cat /proc/sys/kernel/kptr_restrict 2>/dev/null)
+out=$(T=60 C systemctl reload beed 2>&1) || say "reload with the ksym probe reports a failure, as expected without the drop-in: $out"
+wait_for 15 probe_up dec
+if probe_up dec; then
+	not_ok "without the drop-in, a probe with a typeless __ksym extern fails alone (libbpf cannot read /proc/kallsyms)" "probe dec is up: func=$(ksym_func)"
+else
+	ok "without the drop-in, a probe with a typeless __ksym extern fails alone: $(messages -u beed -n 3000 | grep -oE "extern 'vfs_read'[^;]*" | tail -n 1)"
+fi
+printf '[Service]\nProtectKernelTunables=no\nProtectKernelLogs=no\nCapabilityBoundingSet=CAP_SYSLOG\nAmbientCapabilities=CAP_SYSLOG\n' \
+	>"$ROOT/etc/systemd/system/beed.service.d/60-syslog.conf"
+C systemctl daemon-reload
+T=60 C systemctl restart beed || say "restart with CAP_SYSLOG failed: $(journal 5)"
+wait_for 15 probe_up dec
+func=$(ksym_func)
+if [ "$restrict" = 2 ]; then
+	say "skipped: kernel.kptr_restrict=2 hides kernel addresses even from CAP_SYSLOG (func=$func)"
+elif [ "$func" = vfs_read ]; then
+	ok "the ksym decoder names kernel functions under beed.service + the CAP_SYSLOG drop-in (func=vfs_read)"
+else
+	not_ok "the ksym decoder names kernel functions under beed.service + the CAP_SYSLOG drop-in" "func=$func" \
+		"$(messages -u beed -n 3000 | grep -E 'ksym|probe dec' | tail -n 5)"
+fi
 
 # --- stop: nothing left in the kernel ----------------------------------------------------
 wait_for 15 eval '[ "$(show ActiveState)" = active ]'

@@ -4,8 +4,9 @@
 //! again when an address falls outside every known function and the loaded
 //! modules changed (`/proc/modules`), at most once per [`RECHECK`].
 //! Addresses that stay unknown render as hex. `/proc/kallsyms` shows
-//! addresses only to CAP_SYSLOG (`kernel.kptr_restrict`): without them every
-//! address stays hex, and that is logged once.
+//! addresses only to CAP_SYSLOG (`kernel.kptr_restrict`), and systemd's
+//! `ProtectKernelTunables=yes` hides it: without it every address stays
+//! hex, and that is logged once.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -69,7 +70,10 @@ impl Ksyms {
         t.loaded = true;
         t.syms.clear();
         t.names.clear();
-        let Ok(f) = std::fs::File::open(&self.kallsyms) else { return };
+        let Ok(f) = std::fs::File::open(&self.kallsyms) else {
+            self.warn_once(t, "cannot be read");
+            return;
+        };
         let mut r = std::io::BufReader::new(std::io::Read::take(f, MAX_BYTES));
         let mut line = String::new();
         let mut zero = false;
@@ -93,14 +97,22 @@ impl Ksyms {
             t.names.push_str(name);
             t.syms.push((addr, start, len));
         }
-        if t.syms.is_empty() && zero && !t.warned {
+        if t.syms.is_empty() {
+            self.warn_once(t, if zero { "shows no addresses (kernel.kptr_restrict)" } else { "lists no functions" });
+        }
+        t.syms.sort_unstable_by_key(|s| s.0);
+    }
+
+    /// Says once why no address can be named, and what gives beed the table.
+    fn warn_once(&self, t: &mut Table, why: &str) {
+        if !t.warned {
             t.warned = true;
             tracing::warn!(
-                "ksym: {} shows no addresses (kernel.kptr_restrict; beed needs CAP_SYSLOG, under systemd with ProtectKernelLogs=no, see beed(8)): kernel addresses stay numbers",
+                "ksym: {} {why}: kernel addresses stay numbers; beed needs CAP_SYSLOG and, under systemd, \
+                 ProtectKernelTunables=no (it hides /proc/kallsyms) and ProtectKernelLogs=no (see beed(8))",
                 self.kallsyms.display()
             );
         }
-        t.syms.sort_unstable_by_key(|s| s.0);
     }
 
     fn find(t: &Table, addr: u64) -> Option<&str> {

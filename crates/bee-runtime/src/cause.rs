@@ -339,6 +339,10 @@ pub enum LoadCause {
     NoKernelBtf,
     /// The verifier rejected program `program` (its log is in the error).
     Verifier { program: String },
+    /// Extern `name` was not resolved (`ESRCH`): a typeless `__ksym` is
+    /// looked up in /proc/kallsyms, which shows addresses only to
+    /// CAP_SYSLOG and which systemd's `ProtectKernelTunables=yes` hides.
+    UnresolvedExtern { name: String },
     /// Program `program` reads `target` (`struct foo.bar`), which this
     /// kernel's BTF does not have: a CO-RE relocation could not be resolved
     /// (libbpf poisons the instruction, the verifier refuses it).
@@ -402,6 +406,13 @@ pub fn classify_load(log: &str, code: Code, sizes: &[(String, u64)], confinement
     // the first
     if code.errno == Some(libc::ESRCH) && log.contains("failed to find valid kernel BTF") {
         return Some(LoadCause::NoKernelBtf);
+    }
+    // libbpf: "extern 'vfs_read' (strong): not resolved"
+    if code.errno == Some(libc::ESRCH) {
+        if let Some(name) = log.lines().find_map(|l| l.split_once("extern '")?.1.split_once("' (strong): not resolved"))
+        {
+            return Some(LoadCause::UnresolvedExtern { name: name.0.to_string() });
+        }
     }
     if let Some(target) = failed_relocation(log) {
         return Some(LoadCause::CoreRelocation { program: failed_program(log).unwrap_or("").to_string(), target });
@@ -746,6 +757,15 @@ mod tests {
 
         assert_eq!(classify_load(NO_BTF, Code::from_errno(libc::ESRCH), &[], &ROOT), Some(LoadCause::NoKernelBtf));
         assert_eq!(classify_load(NO_FUNC, Code::from_errno(libc::ESRCH), &[], &ROOT), None);
+        // libbpf 1.7 when /proc/kallsyms hides a typeless __ksym (seen under
+        // the unit without the CAP_SYSLOG drop-in, tests/systemd/run.sh)
+        let ksym = "libbpf: loaded kernel BTF from '/sys/kernel/btf/vmlinux'\n\
+                    libbpf: extern 'vfs_read' (strong): not resolved\n";
+        assert_eq!(
+            classify_load(ksym, Code::from_errno(libc::ESRCH), &[], &ROOT),
+            Some(LoadCause::UnresolvedExtern { name: "vfs_read".into() })
+        );
+        assert_eq!(classify_load(ksym, Code::from_errno(libc::EINVAL), &[], &ROOT), None);
 
         let verifier = Some(LoadCause::Verifier { program: "unchecked".into() });
         assert_eq!(classify_load(VERIFIER, Code::from_errno(libc::EACCES), &[], &ROOT), verifier);

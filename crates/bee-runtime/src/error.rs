@@ -106,6 +106,12 @@ impl fmt::Display for LoadError {
                 f,
                 " (no kernel BTF: this kernel lacks /sys/kernel/btf/vmlinux; set `btf_path = \"/path/to/vmlinux.btf\"` in [probes.{probe}])"
             )?,
+            LoadCause::UnresolvedExtern { name } => write!(
+                f,
+                " (extern `{name}` was not found: libbpf looks typeless __ksym externs up in /proc/kallsyms, \
+                 which shows addresses only to CAP_SYSLOG; under systemd add the CAP_SYSLOG drop-in of beed(8), \
+                 with ProtectKernelTunables=no and ProtectKernelLogs=no)"
+            )?,
             LoadCause::Verifier { program } => {
                 write!(f, " (the verifier rejected {}; its log follows)", Program(program))?
             }
