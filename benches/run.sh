@@ -701,7 +701,7 @@ RESULT_TEXT=$WORK/results.md
 	judge_traced beed_wide_stdout c_wide_batch
 	judge_traced beed_wide_file c_wide_batch_file
 	echo "  - drops (counter and narrow print rows): beed $([[ $beed_drops == 0 ]] && echo '**met** (0)' || echo "**missed** ($beed_drops events lost over those beed runs)"); all consumers together lost $total_drops over every row"
-	echo "  - wide record at the generator's maximum rate (not judged: one pinned core cannot format 20-field lines that fast for either consumer; every loss is counted in beed_events_lost_total): beed lost $(wide_drops beed_wide) events over its $((2 * REPS)) runs, the C consumer $(wide_drops c_wide)"
+	echo "  - wide record at the generator's maximum rate (not judged: one pinned core cannot format 20-field lines that fast for either consumer; every loss is counted, in beed_events_lost_total or beed_events_dropped_total): beed lost $(wide_drops beed_wide) events over its $((2 * REPS)) runs, the C consumer $(wide_drops c_wide)"
 	echo "- READY ≤ 50 ms (median): ${READY_MS} ms $(awk -v a="$READY_MS" 'BEGIN {print (a <= 50 ? "**met**" : "**missed**")}'); peak RSS ≤ 20 MiB (highest VmHWM of the runs below): $(awk -v k="$RSS_MAX_KB" 'BEGIN {printf "%.1f MiB %s", k / 1024, (k <= 20 * 1024 ? "**met**" : "**missed**")}')"
 	echo
 	echo "Reported, no target:"
