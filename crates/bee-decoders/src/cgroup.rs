@@ -15,7 +15,6 @@
 use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bee_object::decode::{Render, Value};
@@ -90,6 +89,8 @@ struct Cache {
     unknown: HashSet<u64>,
     /// Every directory of the last walk, by id.
     index: HashMap<u64, PathBuf>,
+    /// Walks of the hierarchy so far (for tests).
+    walks: usize,
     /// The cgroup2 mount, once found (`Some(None)`: there is none).
     root: Option<Option<PathBuf>>,
 }
@@ -100,8 +101,6 @@ pub struct Cgroups {
     root: Option<PathBuf>,
     lookup: Lookup,
     cache: Mutex<Cache>,
-    /// Walks of the hierarchy so far.
-    walks: AtomicUsize,
 }
 
 impl std::fmt::Debug for Cgroups {
@@ -122,17 +121,12 @@ pub fn cgroup2_mount(mountinfo: &str) -> Option<PathBuf> {
 impl Cgroups {
     /// The running system's cgroup2 hierarchy, and names from `/`.
     pub fn system() -> Self {
-        Cgroups { root: None, lookup: Lookup { root: "/".into() }, cache: Mutex::default(), walks: AtomicUsize::new(0) }
+        Cgroups { root: None, lookup: Lookup { root: "/".into() }, cache: Mutex::default() }
     }
 
     /// A hierarchy mounted at `root`, names looked up under `names_root`.
     pub fn at(root: PathBuf, names_root: PathBuf) -> Self {
-        Cgroups {
-            root: Some(root),
-            lookup: Lookup { root: names_root },
-            cache: Mutex::default(),
-            walks: AtomicUsize::new(0),
-        }
+        Cgroups { root: Some(root), lookup: Lookup { root: names_root }, cache: Mutex::default() }
     }
 
     fn mount(&self, c: &mut Cache) -> Option<PathBuf> {
@@ -206,7 +200,7 @@ impl Cgroups {
         let dir = match c.index.get(&id) {
             Some(dir) => dir.clone(),
             None => {
-                self.walks.fetch_add(1, Ordering::Relaxed);
+                c.walks += 1;
                 let (found, index) = Self::walk(&root, id);
                 c.index = index;
                 match found {
@@ -232,7 +226,7 @@ impl Cgroups {
     /// Walks of the hierarchy so far (for tests).
     #[cfg(test)]
     fn walks(&self) -> usize {
-        self.walks.load(Ordering::Relaxed)
+        self.cache.lock().map_or(0, |c| c.walks)
     }
 }
 

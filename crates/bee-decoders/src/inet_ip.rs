@@ -2,8 +2,6 @@
 //! order the kernel stores it (network order in memory): a 4-byte integer
 //! → `10.0.0.1`, a 16-byte array (`u8[16]`, `u32[4]`) → `fe80::1`.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
-
 use bee_object::decode::{Render, Value};
 use bee_object::schema::FieldKind;
 
@@ -29,24 +27,19 @@ impl InetIp {
 
 impl Render for InetIp {
     fn text(&self, v: Value<'_>, out: &mut String) {
-        use std::fmt::Write as _;
-        let _ = match v {
+        // the addresses as the plain ipv4/ipv6 kinds write them
+        let addr = match v {
             // read little-endian: the bytes in memory are the address
-            Value::U(n) => write!(out, "{}", Ipv4Addr::from((n as u32).to_le_bytes())),
-            Value::I(n) => write!(out, "{}", Ipv4Addr::from((n as u32).to_le_bytes())),
-            Value::Array { bytes, .. } if bytes.len() == 4 => {
-                write!(out, "{}", Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]))
-            }
-            Value::Array { bytes, .. } if bytes.len() == 16 => {
-                let mut a = [0u8; 16];
-                a.copy_from_slice(bytes);
-                write!(out, "{}", Ipv6Addr::from(a))
-            }
-            other => {
-                other.write_text(out);
-                Ok(())
-            }
+            Value::U(n) => Value::Ipv4((n as u32).to_le_bytes()),
+            Value::I(n) => Value::Ipv4((n as u32).to_le_bytes()),
+            Value::Array { bytes, .. } => match (<[u8; 4]>::try_from(bytes), <[u8; 16]>::try_from(bytes)) {
+                (Ok(a), _) => Value::Ipv4(a),
+                (_, Ok(a)) => Value::Ipv6(a),
+                _ => v,
+            },
+            other => other,
         };
+        addr.write_text(out);
     }
 }
 

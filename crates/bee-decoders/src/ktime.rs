@@ -46,9 +46,9 @@ impl Ktime {
         let (real, kernel) = (clock_ns(libc::CLOCK_REALTIME)?, clock_ns(clock)?);
         let offset = real - kernel;
         if let (Ok(o), Ok(k)) = (i64::try_from(offset), u64::try_from(kernel)) {
-            // two stores, not one: a reader that sees the new offset with
-            // the old time (or the reverse) still gets an offset under a
-            // second old
+            // two stores: a conversion on another thread between them may
+            // pair the new offset with the old time (or the reverse) and
+            // use one reading a second longer; renders run on the engine
             self.offset.store(o, Ordering::Relaxed);
             self.read_at.store(k.max(1), Ordering::Relaxed);
         }

@@ -29,7 +29,7 @@ pub enum Value<'a> {
 }
 
 #[inline]
-fn uint(b: &[u8]) -> u64 {
+pub(crate) fn uint(b: &[u8]) -> u64 {
     // the usual widths without a variable-length copy
     if let Ok(a) = <[u8; 8]>::try_from(b) {
         return u64::from_le_bytes(a);
@@ -49,7 +49,7 @@ fn uint(b: &[u8]) -> u64 {
     u64::from_le_bytes(v)
 }
 
-fn sint(b: &[u8]) -> i64 {
+pub(crate) fn sint(b: &[u8]) -> i64 {
     let n = b.len().min(8);
     if n == 0 {
         return 0;

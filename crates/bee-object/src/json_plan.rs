@@ -7,25 +7,18 @@
 //! [`Value`]: crate::decode::Value
 //! [`decode::write_json_object`]: crate::decode::write_json_object
 
+use std::ops::Range;
+
 use crate::decode;
 use crate::schema::{Field, FieldKind, Plan};
 
-/// How one field's value is written.
+/// How one field's value is written, and the bytes of the record it is in.
 #[derive(Debug, Clone)]
 enum Write {
-    Unsigned {
-        offset: usize,
-        width: usize,
-    },
-    Signed {
-        offset: usize,
-        width: usize,
-    },
+    Unsigned(Range<usize>),
+    Signed(Range<usize>),
     /// A NUL-padded character array.
-    Str {
-        offset: usize,
-        len: usize,
-    },
+    Str(Range<usize>),
     /// Anything else (and any field with a decoder), through `decode`.
     Field(Field),
 }
@@ -52,13 +45,12 @@ impl JsonPlan {
             .iter()
             .zip(decode::json_keys(plan))
             .map(|(f, key)| {
-                let (offset, width) = (f.offset, f.kind.width());
+                // past the end of any record (`null`) if it overflows
+                let at = f.offset..f.offset.checked_add(f.kind.width()).unwrap_or(0);
                 let write = match (&f.kind, &f.render) {
-                    (FieldKind::Unsigned(_), None) if matches!(width, 1 | 2 | 4 | 8) => {
-                        Write::Unsigned { offset, width }
-                    }
-                    (FieldKind::Signed(_), None) if matches!(width, 1 | 2 | 4 | 8) => Write::Signed { offset, width },
-                    (FieldKind::Str(len), None) => Write::Str { offset, len: *len },
+                    (FieldKind::Unsigned(_), None) => Write::Unsigned(at),
+                    (FieldKind::Signed(_), None) => Write::Signed(at),
+                    (FieldKind::Str(_), None) => Write::Str(at),
                     _ => Write::Field(f.clone()),
                 };
                 Step { key, write }
@@ -78,18 +70,15 @@ impl JsonPlan {
         for s in &self.steps {
             out.push_str(&s.key);
             match &s.write {
-                Write::Unsigned { offset, width } => match rec.get(*offset..offset + width) {
-                    Some(b) => decode::push_u64(out, le(b)),
+                Write::Unsigned(at) => match rec.get(at.clone()) {
+                    Some(b) => decode::push_u64(out, decode::uint(b)),
                     None => out.push_str("null"),
                 },
-                Write::Signed { offset, width } => match rec.get(*offset..offset + width) {
-                    Some(b) => {
-                        let shift = 64 - 8 * *width as u32;
-                        decode::push_i64(out, ((le(b) << shift) as i64) >> shift);
-                    }
+                Write::Signed(at) => match rec.get(at.clone()) {
+                    Some(b) => decode::push_i64(out, decode::sint(b)),
                     None => out.push_str("null"),
                 },
-                Write::Str { offset, len } => match rec.get(*offset..offset + len) {
+                Write::Str(at) => match rec.get(at.clone()) {
                     Some(b) => {
                         let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
                         decode::Value::Str(&b[..end]).write_json(out);
@@ -101,17 +90,6 @@ impl JsonPlan {
         }
         out.push('}');
         true
-    }
-}
-
-/// A little-endian integer of 1, 2, 4 or 8 bytes.
-#[inline]
-fn le(b: &[u8]) -> u64 {
-    match b.len() {
-        8 => b.try_into().map(u64::from_le_bytes).unwrap_or(0),
-        4 => b.try_into().map(u32::from_le_bytes).map(u64::from).unwrap_or(0),
-        2 => b.try_into().map(u16::from_le_bytes).map(u64::from).unwrap_or(0),
-        _ => b.first().copied().map(u64::from).unwrap_or(0),
     }
 }
 
