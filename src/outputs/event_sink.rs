@@ -52,6 +52,20 @@ impl bee_runtime::EventSink for EventSink {
             EventSink::Print { pm, plan, events, sampler } => print(pm, plan, events, sampler, rec),
         }
     }
+
+    /// A metric map looks its records' label sets up together.
+    #[inline]
+    fn records(&mut self, recs: &[&[u8]]) -> u64 {
+        match self {
+            EventSink::Metric(m) => {
+                m.on_events(recs);
+                0
+            }
+            EventSink::Print { pm, plan, events, sampler } => {
+                recs.iter().map(|r| u64::from(!print(pm, plan, events, sampler, r))).sum()
+            }
+        }
+    }
 }
 
 #[inline(never)]

@@ -1,13 +1,21 @@
-//! Label keys of a walked map's series, by slot number: the keys stored
-//! flat (one run of bytes when every key has the same width, as raw label
-//! bytes do) and a hash table of slot numbers over them, so a series costs
-//! its key bytes and a few bytes of table, not a heap allocation.
+//! Label keys of a map's series, by slot number: the keys stored flat (one
+//! run of bytes when every key has the same width, as raw label bytes do)
+//! and an open-addressing table of slot numbers over them, so a series
+//! costs its key bytes and a few bytes of table, not a heap allocation.
+//!
+//! The table is one `u64` per bucket, the hash's high half beside the slot
+//! number, probed linearly: a lookup usually touches one cache line of the
+//! table, whose address is known from the hash alone, so a caller with
+//! many keys to look up can [`KeyIndex::prefetch`] them all first.
 
 use std::hash::Hasher;
 
-use hashbrown::HashTable;
+use bee_runtime::prefetch::prefetch;
 
 use crate::fasthash::FastHasher;
+
+/// An empty bucket (slot `u32::MAX` is never given).
+const EMPTY: u64 = u64::MAX;
 
 /// Slot numbers by label key.
 pub struct KeyIndex {
@@ -16,7 +24,9 @@ pub struct KeyIndex {
     flat: Vec<u8>,
     /// Keys of varying width (labels rendered by decoders).
     boxed: Vec<Box<[u8]>>,
-    table: HashTable<u32>,
+    /// `tag << 32 | slot`, or [`EMPTY`]; the length is a power of two (or 0).
+    table: Vec<u64>,
+    len: usize,
 }
 
 /// The hash of a key.
@@ -25,6 +35,13 @@ pub fn hash(key: &[u8]) -> u64 {
     let mut h = FastHasher::default();
     h.write(key);
     h.finish()
+}
+
+/// The high half of a hash: kept in the bucket, and its low bits pick the
+/// first bucket to probe.
+#[inline]
+fn tag(h: u64) -> u32 {
+    (h >> 32) as u32
 }
 
 #[inline]
@@ -39,7 +56,7 @@ fn key_at<'a>(width: Option<usize>, flat: &'a [u8], boxed: &'a [Box<[u8]>], slot
 impl KeyIndex {
     /// An empty index for keys of `width` bytes (`None`: any width).
     pub fn new(width: Option<usize>) -> Self {
-        KeyIndex { width, flat: Vec::new(), boxed: Vec::new(), table: HashTable::new() }
+        KeyIndex { width, flat: Vec::new(), boxed: Vec::new(), table: Vec::new(), len: 0 }
     }
 
     /// The key of `slot` (empty for a slot never set).
@@ -51,12 +68,42 @@ impl KeyIndex {
     /// The slot of `key`.
     #[inline]
     pub fn find(&self, key: &[u8]) -> Option<u32> {
-        self.table.find(hash(key), |&s| crate::labels::same_key(self.key(s), key)).copied()
+        self.find_hashed(hash(key), key)
+    }
+
+    /// The slot of `key`, whose [`hash`] is `h`.
+    #[inline]
+    pub fn find_hashed(&self, h: u64, key: &[u8]) -> Option<u32> {
+        let mask = self.table.len().checked_sub(1)?;
+        let t = tag(h);
+        let mut i = t as usize & mask;
+        loop {
+            let e = *self.table.get(i)?;
+            if e == EMPTY {
+                return None;
+            }
+            if (e >> 32) as u32 == t && crate::labels::same_key(self.key(e as u32), key) {
+                return Some(e as u32);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Starts loading the table bucket where the key of hash `h` is looked
+    /// up first.
+    #[inline]
+    pub fn prefetch(&self, h: u64) {
+        if let Some(mask) = self.table.len().checked_sub(1) {
+            prefetch(self.table.as_ptr().wrapping_add(tag(h) as usize & mask));
+        }
     }
 
     /// Gives `key` slot `slot`: a slot number up to the highest set so far
     /// plus one (freed slots are reused). The key must not be indexed yet.
     pub fn insert(&mut self, slot: u32, key: &[u8]) {
+        if slot == u32::MAX {
+            return; // the empty mark: never a series (max_series stops far before)
+        }
         let i = slot as usize;
         match self.width {
             Some(w) if key.len() == w => {
@@ -74,16 +121,61 @@ impl KeyIndex {
                 self.boxed[i] = key.into();
             }
         }
-        let (width, flat, boxed) = (self.width, &self.flat, &self.boxed);
-        self.table.insert_unique(hash(key), slot, |&s| hash(key_at(width, flat, boxed, s)));
+        // at most 3/4 full, so that probes stay short
+        if (self.len + 1) * 4 > self.table.len() * 3 {
+            self.grow();
+        }
+        self.place(u64::from(tag(hash(key))) << 32 | u64::from(slot));
+        self.len += 1;
+    }
+
+    /// Puts bucket value `e` in the first free bucket from its home.
+    fn place(&mut self, e: u64) {
+        let mask = self.table.len() - 1;
+        let mut i = (e >> 32) as usize & mask;
+        while self.table[i] != EMPTY {
+            i = (i + 1) & mask;
+        }
+        self.table[i] = e;
+    }
+
+    fn grow(&mut self) {
+        let n = (self.table.len() * 2).max(16);
+        let old = std::mem::replace(&mut self.table, vec![EMPTY; n]);
+        for e in old.into_iter().filter(|&e| e != EMPTY) {
+            self.place(e);
+        }
     }
 
     /// Removes `slot`'s key (its slot number may then be given to another).
     pub fn remove(&mut self, slot: u32) {
-        let h = hash(self.key(slot));
-        if let Ok(e) = self.table.find_entry(h, |&s| s == slot) {
-            e.remove();
+        let Some(mask) = self.table.len().checked_sub(1) else { return };
+        let mut i = tag(hash(self.key(slot))) as usize & mask;
+        loop {
+            match self.table[i] {
+                EMPTY => return,
+                e if e as u32 == slot => break,
+                _ => i = (i + 1) & mask,
+            }
         }
+        // backward shift: move later entries of the probe run into the
+        // hole unless their home lies cyclically after it
+        let mut j = i;
+        loop {
+            j = (j + 1) & mask;
+            let e = self.table[j];
+            if e == EMPTY {
+                break;
+            }
+            let home = (e >> 32) as usize & mask;
+            let stays = if i <= j { i < home && home <= j } else { i < home || home <= j };
+            if !stays {
+                self.table[i] = e;
+                i = j;
+            }
+        }
+        self.table[i] = EMPTY;
+        self.len -= 1;
         if let Some(b) = self.boxed.get_mut(slot as usize) {
             *b = Box::default();
         }
@@ -91,12 +183,12 @@ impl KeyIndex {
 
     /// Number of keys.
     pub fn len(&self) -> usize {
-        self.table.len()
+        self.len
     }
 
     /// Whether there are no keys.
     pub fn is_empty(&self) -> bool {
-        self.table.is_empty()
+        self.len == 0
     }
 
     /// Bytes held (for the memory per series the benchmark reports).
@@ -104,7 +196,7 @@ impl KeyIndex {
         self.flat.capacity()
             + self.boxed.capacity() * std::mem::size_of::<Box<[u8]>>()
             + self.boxed.iter().map(|b| b.len()).sum::<usize>()
-            + self.table.capacity() * (std::mem::size_of::<u32>() + 1)
+            + self.table.capacity() * std::mem::size_of::<u64>()
     }
 }
 
@@ -136,5 +228,49 @@ mod tests {
         let mut ix = KeyIndex::new(Some(2));
         ix.insert(0, &[1, 2, 3]);
         assert!(ix.is_empty());
+    }
+
+    /// Inserts and removals in a pseudo-random order, checked against a
+    /// `HashMap` after each step: the backward shift on removal keeps every
+    /// remaining key reachable from its home bucket, through growth too.
+    #[test]
+    fn random_inserts_and_removals_match_a_hash_map() {
+        let mut ix = KeyIndex::new(Some(4));
+        let mut model = std::collections::HashMap::new();
+        let mut free: Vec<u32> = Vec::new();
+        let mut next = 0u32;
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for step in 0..20_000u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // few distinct keys, so that removals hit keys that exist
+            let key = ((x >> 20) as u32 % 3000).to_le_bytes();
+            match model.get(&key).copied() {
+                Some(slot) if x % 3 == 0 => {
+                    ix.remove(slot);
+                    model.remove(&key);
+                    free.push(slot);
+                }
+                Some(_) => {}
+                None => {
+                    let slot = free.pop().unwrap_or_else(|| {
+                        next += 1;
+                        next - 1
+                    });
+                    ix.insert(slot, &key);
+                    model.insert(key, slot);
+                }
+            }
+            if step % 997 == 0 || step == 19_999 {
+                assert_eq!(ix.len(), model.len());
+                for (k, s) in &model {
+                    assert_eq!(ix.find(k), Some(*s), "step {step}");
+                }
+            }
+        }
+        for k in 3000..3100u32 {
+            assert_eq!(ix.find(&k.to_le_bytes()), None);
+        }
     }
 }

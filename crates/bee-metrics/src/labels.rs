@@ -99,6 +99,12 @@ impl LabelKey {
             .sum()
     }
 
+    /// The bytes of a record that are its key, when the key is one slice
+    /// of it (no decoded label field, the label fields adjacent).
+    pub fn slice(&self) -> Option<std::ops::Range<usize>> {
+        self.slice.clone()
+    }
+
     /// The key of `rec`; `None` if the record is too short for a label field.
     #[inline(always)]
     pub fn of<'a>(&'a mut self, rec: &'a [u8]) -> Option<&'a [u8]> {

@@ -16,13 +16,14 @@ use std::sync::Arc;
 
 use bee_object::decode;
 use bee_object::schema::{Field, FieldKind, Plan};
+use bee_runtime::consumer::GROUP;
 use bee_runtime::Count;
 use prometheus::core::Desc;
 use prometheus::{IntCounter, Registry};
 
 use crate::error::{Error, Result};
 use crate::exposition::{self, Registered, Samples, TextRegistry};
-use crate::key_index::KeyIndex;
+use crate::key_index::{self, KeyIndex};
 use crate::labels;
 
 /// Which metric an event map feeds.
@@ -39,6 +40,17 @@ pub fn default_buckets(value: &FieldKind) -> Vec<f64> {
         FieldKind::Duration => prometheus::DEFAULT_BUCKETS.to_vec(),
         _ => (0..=30).map(|i| f64::from(1u32 << i)).collect(),
     }
+}
+
+/// How [`RingMetric::on_events`] finds a record's series.
+#[derive(Clone, Copy)]
+enum Look {
+    /// Too short for its label fields: a decode error.
+    Skip,
+    /// The same key as the record before.
+    Same,
+    /// Looked up by this hash (its bucket prefetched).
+    Hash(u64),
 }
 
 /// Label sets per chunk of [`Cells`].
@@ -269,16 +281,9 @@ impl RingMetric {
             self.decode_errors.inc();
             return;
         }
-        let value = match &self.value {
-            None => 1.0,
-            Some(f) => match decode::read(f, rec).and_then(|v| v.as_f64()) {
-                Some(v) if self.multiplier == 1.0 => v,
-                Some(v) => crate::shaping::scale(v, self.multiplier),
-                None => {
-                    self.decode_errors.inc();
-                    return;
-                }
-            },
+        let Some(value) = self.value_of(rec) else {
+            self.decode_errors.inc();
+            return;
         };
         let Some(key) = self.label_key.of(rec) else {
             self.decode_errors.inc();
@@ -302,6 +307,134 @@ impl RingMetric {
         };
         self.last = Some(i);
         self.apply(i, value);
+    }
+
+    /// Accounts consecutive events (a ring buffer hands them over in
+    /// groups), as [`RingMetric::on_event`] does one by one. When the label
+    /// key is a slice of the record, every record's key is first compared
+    /// with the one before it, or hashed and its table bucket prefetched;
+    /// then the records are counted in order. The lookups' cache misses
+    /// overlap instead of following one another: with thousands of label
+    /// sets visited in turn, each lookup would otherwise wait for memory.
+    pub fn on_events(&mut self, recs: &[&[u8]]) {
+        let Some(range) = self.label_key.slice() else {
+            for r in recs {
+                self.on_event(r);
+            }
+            return;
+        };
+        for chunk in recs.chunks(GROUP) {
+            let mut look = [Look::Skip; GROUP];
+            let mut prev = self.last.map(|i| self.keys.key(i));
+            for (l, r) in look.iter_mut().zip(chunk) {
+                let Some(key) = r.get(range.clone()).filter(|_| r.len() >= self.size) else {
+                    prev = None;
+                    continue;
+                };
+                *l = if prev.is_some_and(|p| labels::same_key(p, key)) {
+                    Look::Same
+                } else {
+                    let h = key_index::hash(key);
+                    self.keys.prefetch(h);
+                    Look::Hash(h)
+                };
+                prev = Some(key);
+            }
+            let look = &look[..chunk.len()];
+            if self.kind == Kind::Counter && self.value.is_none() {
+                self.count_runs(look, chunk, &range);
+                continue;
+            }
+            // the slot of the previous record's key, when it was resolved
+            let mut cur = self.last.map(Some);
+            for (l, r) in look.iter().zip(chunk) {
+                let value = match l {
+                    Look::Skip => None,
+                    _ => self.value_of(r),
+                };
+                let (Some(value), Some(key)) = (value, r.get(range.clone())) else {
+                    self.decode_errors.inc();
+                    cur = None;
+                    continue;
+                };
+                let slot = match (l, cur) {
+                    (Look::Same, Some(slot)) => {
+                        if slot.is_none() {
+                            self.dropped.inc(); // over max_series, like the record before
+                        }
+                        slot
+                    }
+                    (Look::Hash(h), _) => self.lookup(*h, key, r),
+                    _ => self.lookup(key_index::hash(key), key, r),
+                };
+                cur = Some(slot);
+                if let Some(i) = slot {
+                    self.last = Some(i);
+                    self.apply(i, value);
+                }
+            }
+        }
+    }
+
+    /// Counts a group of a plain counter (every event +1): a run of records
+    /// with one label set is added to its counter at once.
+    fn count_runs(&mut self, look: &[Look], chunk: &[&[u8]], range: &std::ops::Range<usize>) {
+        // the series of the run (`None`: over max_series), and the events
+        // of the run not counted yet
+        let mut cur = self.last;
+        let mut run = 0u64;
+        for (l, r) in look.iter().zip(chunk) {
+            match l {
+                Look::Skip => self.decode_errors.inc(),
+                Look::Same => run += 1,
+                Look::Hash(h) => {
+                    self.count_run(cur, run);
+                    cur = r.get(range.clone()).and_then(|key| self.lookup(*h, key, r));
+                    // a series over max_series counted its first drop
+                    run = u64::from(cur.is_some());
+                }
+            }
+        }
+        self.count_run(cur, run);
+        if cur.is_some() {
+            self.last = cur;
+        }
+    }
+
+    #[inline]
+    fn count_run(&self, slot: Option<u32>, n: u64) {
+        match slot {
+            Some(i) => {
+                if let Some(c) = self.cells.get(i) {
+                    bump(c, n);
+                }
+            }
+            None if n > 0 => self.dropped.inc_by(n),
+            None => {}
+        }
+    }
+
+    /// The series of `key` (hash `h`), added if new; `None` past `max_series`.
+    #[inline]
+    fn lookup(&mut self, h: u64, key: &[u8], rec: &[u8]) -> Option<u32> {
+        match self.keys.find_hashed(h, key) {
+            Some(i) => Some(i),
+            None => self.add_series(key, rec),
+        }
+    }
+
+    /// The value an event sets or observes (1 for a counter); `None` if it
+    /// cannot be read.
+    #[inline]
+    fn value_of(&self, rec: &[u8]) -> Option<f64> {
+        match &self.value {
+            None => Some(1.0),
+            Some(f) => match decode::read(f, rec).and_then(|v| v.as_f64()) {
+                Some(v) if self.multiplier == 1.0 => Some(v),
+                Some(v) => Some(crate::shaping::scale(v, self.multiplier)),
+                None => None,
+            },
+        }
     }
 
     #[inline]
@@ -510,6 +643,54 @@ mod tests {
         assert_eq!(out.lines().count(), 3002);
         assert!(out.contains("cpu=\"2998\",node=\"n1\",probe=\"p\"} 3\n"), "{out}");
         assert!(out.contains("cpu=\"2999\",node=\"n1\",probe=\"p\"} 1\n"));
+        Ok(())
+    }
+
+    /// Records in groups count exactly as one by one: repeated and new
+    /// label sets, records too short, label sets over `max_series`, for
+    /// plain counters (runs of one label set added at once), counters with
+    /// a value field and gauges.
+    #[test]
+    fn groups_count_like_single_events() -> TestResult {
+        let mut recs: Vec<Vec<u8>> = Vec::new();
+        for i in 0..200u32 {
+            let cpu = match i % 7 {
+                0..=2 => 1,       // runs of one label set
+                3 => i % 13,      // many label sets, some over max_series
+                _ => (i / 7) % 3, // a few in turn
+            };
+            recs.push(rec(cpu, b"bash", u64::from(i)));
+            if i % 7 == 3 {
+                recs.push(rec(cpu, b"bash", 1)); // twice in a row, over max_series or not
+            }
+            if i % 29 == 0 {
+                recs.push(vec![1, 0, 0, 0]); // too short: a decode error
+            }
+        }
+        for (kind, value) in [(RingKind::Counter, false), (RingKind::Counter, true), (RingKind::Gauge, true)] {
+            let (mut one, one_text, one_dropped) = metric(kind.clone(), value, 9)?;
+            let (mut grouped, grouped_text, grouped_dropped) = metric(kind, value, 9)?;
+            for r in &recs {
+                one.on_event(r);
+            }
+            let refs: Vec<&[u8]> = recs.iter().map(|r| &r[..]).collect();
+            // group sizes as a ring buffer hands them over, and one over
+            // GROUP (40) as a caller might
+            let mut at = 0;
+            for n in [1, 32, 5, 40, 3].iter().cycle() {
+                if at >= refs.len() {
+                    break;
+                }
+                let end = (at + n).min(refs.len());
+                grouped.on_events(&refs[at..end]);
+                at = end;
+            }
+            assert_eq!(render(&grouped_text), render(&one_text));
+            assert_eq!(grouped_dropped.get(), one_dropped.get());
+            assert!(one_dropped.get() > 0, "some label sets went over max_series");
+            assert_eq!(grouped.decode_errors.get(), one.decode_errors.get());
+            assert_eq!(one.decode_errors.get(), 7);
+        }
         Ok(())
     }
 

@@ -37,6 +37,11 @@ pub struct MapInfo<'a> {
     pub stats: &'a MapStats,
 }
 
+/// Most records a ring buffer hands to [`EventSink::records`] at once:
+/// enough to keep a few dozen cache misses in flight, few enough to stay in
+/// L1 while the sink works on them.
+pub const GROUP: usize = 32;
+
 /// Receives every record of one ring buffer or perf event array, on the
 /// engine thread, in the order the kernel wrote them.
 pub trait EventSink {
@@ -44,6 +49,16 @@ pub trait EventSink {
     /// bytes of padding past the value type). Returns `false` if it could
     /// not be decoded (the runtime counts it as a decode error).
     fn record(&mut self, rec: &[u8]) -> bool;
+
+    /// Consecutive records of the map (a ring buffer hands them over in
+    /// groups of up to [`GROUP`]): a sink may work on them together, for example
+    /// start every record's lookup before it waits for the first. Returns
+    /// how many could not be decoded. Calls [`EventSink::record`] for each
+    /// unless overridden.
+    #[inline]
+    fn records(&mut self, recs: &[&[u8]]) -> u64 {
+        recs.iter().map(|r| u64::from(!self.record(r))).sum()
+    }
 }
 
 /// Receives the walks of one hash or array map, on the engine thread.

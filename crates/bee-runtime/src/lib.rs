@@ -17,6 +17,7 @@ pub mod error;
 pub mod fsread;
 pub mod libbpf_log;
 mod mapwatch;
+pub mod prefetch;
 pub mod probe;
 pub mod progstats;
 mod ringbuf;

@@ -28,27 +28,28 @@ struct Reader<E> {
 }
 
 impl<E: EventSink> Reader<E> {
-    /// Handles one record: a panic (a bug) must neither unwind into C (perf
-    /// buffers call back from libbpf) nor stop the engine, so it is caught
-    /// and the record counted as a decode error.
+    /// Handles a group of records (one, from a perf buffer): a panic (a
+    /// bug) must neither unwind into C (perf buffers call back from libbpf)
+    /// nor stop the engine, so it is caught and every record of the group
+    /// counted as a decode error (the sink may have counted some of them
+    /// before it panicked).
     #[inline]
-    fn guarded(&mut self, rec: &[u8]) {
-        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.on_record(rec)));
+    fn guarded(&mut self, recs: &[&[u8]]) {
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.on_records(recs)));
         if caught.is_err() {
-            self.decode_errors.inc();
+            self.decode_errors.inc_by(recs.len() as u64);
         }
     }
 
     #[inline]
-    fn on_record(&mut self, rec: &[u8]) {
-        self.records.inc();
-        if rec.len() > self.max_len {
-            // wider than its BTF type: the program and its declared type
-            // disagree; count it, and still decode the declared part
-            self.decode_errors.inc();
-        }
-        if !self.sink.record(rec) {
-            self.decode_errors.inc();
+    fn on_records(&mut self, recs: &[&[u8]]) {
+        self.records.add(recs.len() as u64);
+        // wider than its BTF type: the program and its declared type
+        // disagree; count it, and still decode the declared part
+        let wide = recs.iter().filter(|r| r.len() > self.max_len).count() as u64;
+        let failed = self.sink.records(recs) + wide;
+        if failed > 0 {
+            self.decode_errors.inc_by(failed);
         }
     }
 }
@@ -65,7 +66,7 @@ impl<E: EventSink> Sources<E> {
     pub fn consume(&mut self) -> u64 {
         let mut n = 0;
         for (ring, reader) in &mut self.rings {
-            n += ring.consume(|rec| reader.guarded(rec));
+            n += ring.consume(|recs| reader.guarded(recs));
         }
         for p in &self.perf {
             let _ = p.consume();
@@ -110,7 +111,7 @@ pub fn build<C: Consumers>(
                     .pages(PERF_PAGES)
                     .sample_cb(move |_cpu, rec: &[u8]| {
                         count.set(count.get().wrapping_add(1));
-                        reader.guarded(rec);
+                        reader.guarded(&[rec]);
                     })
                     .lost_cb(move |_cpu, n| lost.inc_by(n))
                     .build()

@@ -42,7 +42,12 @@ pub struct SoleWriter(Arc<AtomicU64>);
 impl SoleWriter {
     #[inline]
     pub fn inc(&self) {
-        self.0.store(self.0.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+        self.add(1);
+    }
+
+    #[inline]
+    pub fn add(&self, n: u64) {
+        self.0.store(self.0.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
     }
 }
 

@@ -42,6 +42,8 @@ impl EventSink for Records {
     fn record(&mut self, rec: &[u8]) -> bool {
         let mut json = String::new();
         let ok = decode::write_json_object(&self.plan, rec, &mut json);
+        // a sink's bug: the runtime must contain it
+        assert!(!json.contains("\"comm\":\"beepanic\""), "a sink panicked on purpose");
         if let Ok(mut s) = self.seen.lock() {
             s.records.push((self.map.clone(), json));
         }
@@ -155,6 +157,36 @@ fn a_minimal_consumer_collects_records_and_walks() -> TestResult {
         assert_eq!(walked.max_entries, 1024);
         assert!(walked.entries.get() >= 1);
     }
+
+    // a sink that panics: its records are counted as decode errors (with
+    // the rest of their group) and the engine goes on with the next ones
+    let decode_errors = || -> Result<u64, String> {
+        let status = handle.status.lock();
+        let Some(ProbeState::Up(stats)) = status.get("collect") else { return Err("probe not up".into()) };
+        let ring = stats.maps.iter().find(|m| m.map == "print_calls").ok_or("no print_calls stats")?;
+        Ok(ring.decode_errors.get())
+    };
+    let st = Command::new(dir.path().join("getppid")).args(["beepanic", "3"]).status()?;
+    assert!(st.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while decode_errors()? < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(decode_errors()? >= 3, "decode errors after 3 panics: {}", decode_errors()?);
+    let st = Command::new(dir.path().join("getppid")).args(["beecollect", "2"]).status()?;
+    assert!(st.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let after = loop {
+        let n = {
+            let s = seen.lock().map_err(|_| "poisoned")?;
+            s.records.iter().filter(|(m, j)| m == "print_calls" && j.contains("\"comm\":\"beecollect\"")).count()
+        };
+        if n == 9 || Instant::now() > deadline {
+            break n;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(after, 9, "records after the panics");
     handle.stop();
     Ok(())
 }
