@@ -53,18 +53,15 @@ impl bee_runtime::EventSink for EventSink {
         }
     }
 
-    /// A metric map looks its records' label sets up together.
+    /// A metric map looks its records' label sets up together; a print
+    /// map writes them one by one.
     #[inline]
     fn records(&mut self, recs: &[&[u8]]) -> u64 {
-        match self {
-            EventSink::Metric(m) => {
-                m.on_events(recs);
-                0
-            }
-            EventSink::Print { pm, plan, events, sampler } => {
-                recs.iter().map(|r| u64::from(!print(pm, plan, events, sampler, r))).sum()
-            }
+        if let EventSink::Metric(m) = self {
+            m.on_events(recs);
+            return 0;
         }
+        recs.iter().map(|r| u64::from(!self.record(r))).sum()
     }
 }
 

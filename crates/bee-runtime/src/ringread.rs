@@ -123,15 +123,16 @@ impl RingMap {
                     k += 1;
                 }
                 let long = cons - published >= quarter;
-                if k == GROUP || long {
+                if k == GROUP || (long && k > 0) {
                     f(&group[..k]);
                     n += k as u64;
                     k = 0;
-                    if long {
-                        // free space for the producer during a long batch
-                        self.consumer_pos().store(cons, Ordering::Release);
-                        published = cons;
-                    }
+                }
+                if long {
+                    // free space for the producer during a long batch (the
+                    // records before `cons` were handed over just above)
+                    self.consumer_pos().store(cons, Ordering::Release);
+                    published = cons;
                 }
             }
             if cons - start >= self.size {

@@ -33,18 +33,13 @@ impl Count {
 }
 
 /// The writing end of a [`Count`] that only one thread updates (the engine
-/// thread, once per record): an increment is a plain load and store instead
+/// thread, once per group of records): an addition is a plain load and store instead
 /// of a locked read-modify-write, and readers still see every increment.
 /// Not `Clone`: a second writer on another thread would lose increments.
 #[derive(Debug)]
 pub struct SoleWriter(Arc<AtomicU64>);
 
 impl SoleWriter {
-    #[inline]
-    pub fn inc(&self) {
-        self.add(1);
-    }
-
     #[inline]
     pub fn add(&self, n: u64) {
         self.0.store(self.0.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
