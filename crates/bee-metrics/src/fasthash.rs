@@ -18,20 +18,33 @@ impl FastHasher {
     }
 }
 
+/// The 8 bytes of `b` at `at`.
+#[inline]
+fn word(b: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
 impl Hasher for FastHasher {
+    /// A word at a time; the last word of a key of 8 bytes or more is
+    /// its last 8 bytes (overlapping the word before when the length is
+    /// not a multiple of 8), so that no key but one shorter than a word
+    /// needs a copy, and the length is mixed in.
     #[inline]
-    fn write(&mut self, mut bytes: &[u8]) {
-        while bytes.len() >= 8 {
-            let (w, rest) = bytes.split_at(8);
+    fn write(&mut self, bytes: &[u8]) {
+        let n = bytes.len();
+        if n >= 8 {
+            let mut at = 0;
+            while at + 8 < n {
+                self.add(word(bytes, at));
+                at += 8;
+            }
+            self.add(word(bytes, n - 8) ^ ((n as u64) << 56));
+        } else if n > 0 {
             let mut a = [0u8; 8];
-            a.copy_from_slice(w);
-            self.add(u64::from_le_bytes(a));
-            bytes = rest;
-        }
-        if !bytes.is_empty() {
-            let mut a = [0u8; 8];
-            a[..bytes.len()].copy_from_slice(bytes);
-            self.add(u64::from_le_bytes(a) ^ ((bytes.len() as u64) << 56));
+            a[..n].copy_from_slice(bytes);
+            self.add(u64::from_le_bytes(a) ^ ((n as u64) << 56));
         }
     }
 
@@ -74,5 +87,33 @@ mod tests {
             })
             .collect();
         assert!(buckets.len() > 5_000, "only {} of 16384 buckets used", buckets.len());
+    }
+
+    /// Keys of every width spread (the last word overlaps the one before
+    /// it unless the width is a multiple of 8), and zero keys of different
+    /// widths hash apart.
+    #[test]
+    fn every_width_spreads() {
+        let hash = |key: &[u8]| {
+            let mut h = FastHasher::default();
+            h.write(key);
+            h.finish()
+        };
+        for w in 1..=48usize {
+            let buckets: HashSet<u64> = (0..4_000u32)
+                .map(|i| {
+                    let mut key = vec![0u8; w];
+                    let b = i.to_le_bytes();
+                    let at = w.saturating_sub(4); // the counting bytes last
+                    let n = (w - at).min(4);
+                    key[at..at + n].copy_from_slice(&b[..n]);
+                    (hash(&key) >> 32) & 0x3fff // the bits a table of 16384 indexes by
+                })
+                .collect();
+            let keys = 4_000.min(256usize.pow(w.min(4) as u32));
+            assert!(buckets.len() >= keys * 5 / 8, "width {w}: {keys} keys in {} of 16384 buckets", buckets.len());
+        }
+        let zeros: HashSet<u64> = (0..=48).map(|w| hash(&vec![0u8; w])).collect();
+        assert_eq!(zeros.len(), 49);
     }
 }

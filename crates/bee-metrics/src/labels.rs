@@ -135,24 +135,53 @@ impl LabelKey {
     }
 }
 
-/// Whether two label keys are equal: compared a word at a time, inline
-/// and without a branch per word (keys are a few dozen bytes; a `memcmp`
-/// call costs more than the compare).
+/// Whether two label keys are equal: compared inline, without a loop,
+/// as two loads from each end that overlap in the middle (keys are a few
+/// dozen bytes; a `memcmp` call or a loop over words costs more than the
+/// compare). The branch is on the width, which a map keeps.
 #[inline]
 pub fn same_key(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
+    let n = a.len();
+    if n != b.len() {
         return false;
     }
-    let (xa, xb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail = xa.remainder().iter().zip(xb.remainder()).fold(0u8, |d, (p, q)| d | (p ^ q));
-    xa.zip(xb).fold(0u64, |d, (p, q)| d | (word(p) ^ word(q))) == 0 && tail == 0
+    match n {
+        4..=7 => (half(a, 0) ^ half(b, 0)) | (half(a, n - 4) ^ half(b, n - 4)) == 0,
+        8..=16 => (word(a, 0) ^ word(b, 0)) | (word(a, n - 8) ^ word(b, n - 8)) == 0,
+        17..=32 => (wide(a, 0) ^ wide(b, 0)) | (wide(a, n - 16) ^ wide(b, n - 16)) == 0,
+        33..=64 => {
+            (wide(a, 0) ^ wide(b, 0))
+                | (wide(a, 16) ^ wide(b, 16))
+                | (wide(a, n - 32) ^ wide(b, n - 32))
+                | (wide(a, n - 16) ^ wide(b, n - 16))
+                == 0
+        }
+        _ => a == b,
+    }
 }
 
+/// The 4 bytes of `b` at `at`.
 #[inline]
-fn word(b: &[u8]) -> u64 {
+fn half(b: &[u8], at: usize) -> u32 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&b[at..at + 4]);
+    u32::from_ne_bytes(w)
+}
+
+/// The 8 bytes of `b` at `at`.
+#[inline]
+fn word(b: &[u8], at: usize) -> u64 {
     let mut w = [0u8; 8];
-    w.copy_from_slice(b);
+    w.copy_from_slice(&b[at..at + 8]);
     u64::from_ne_bytes(w)
+}
+
+/// The 16 bytes of `b` at `at`.
+#[inline]
+fn wide(b: &[u8], at: usize) -> u128 {
+    let mut w = [0u8; 16];
+    w.copy_from_slice(&b[at..at + 16]);
+    u128::from_ne_bytes(w)
 }
 
 /// Label values of a record as text.
@@ -399,14 +428,19 @@ mod tests {
 
     #[test]
     fn same_key_compares_every_byte() {
-        let a: Vec<u8> = (0..43).collect();
-        assert!(same_key(&a, &a.clone()));
-        for i in 0..a.len() {
-            let mut b = a.clone();
-            b[i] ^= 1;
-            assert!(!same_key(&a, &b), "byte {i}");
+        // every width class: bytes, 4/8/16-byte loads from both ends, memcmp
+        for n in 0..=80 {
+            let a: Vec<u8> = (0..n as u8).map(|b| b.wrapping_mul(37)).collect();
+            assert!(same_key(&a, &a.clone()), "width {n}");
+            for i in 0..n {
+                let mut b = a.clone();
+                b[i] ^= 1;
+                assert!(!same_key(&a, &b), "width {n}, byte {i}");
+            }
+            if n > 0 {
+                assert!(!same_key(&a, &a[..n - 1]), "width {n} against {}", n - 1);
+            }
         }
-        assert!(!same_key(&a, &a[..42]));
         assert!(same_key(&[], &[]));
     }
 
