@@ -29,8 +29,10 @@ fn word(b: &[u8], at: usize) -> u64 {
 impl Hasher for FastHasher {
     /// A word at a time; the last word of a key of 8 bytes or more is
     /// its last 8 bytes (overlapping the word before when the length is
-    /// not a multiple of 8), so that no key but one shorter than a word
-    /// needs a copy, and the length is mixed in.
+    /// not a multiple of 8), so that only a key shorter than a word needs
+    /// a copy. The length (its low byte) is mixed into the last word:
+    /// keys that overlap differently, or a zero key and a longer one, do
+    /// not hash alike for that.
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
         let n = bytes.len();

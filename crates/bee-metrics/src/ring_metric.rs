@@ -42,16 +42,18 @@ pub fn default_buckets(value: &FieldKind) -> Vec<f64> {
     }
 }
 
-/// How [`RingMetric::on_events`] finds a record's series.
+/// A record of a group whose key is not the record before's (see
+/// [`RingMetric::on_events`]).
 #[derive(Clone, Copy)]
 enum Look {
     /// Too short for its label fields: a decode error.
     Skip,
-    /// The same key as the record before.
-    Same,
     /// Looked up by this hash (its bucket prefetched).
     Hash(u64),
 }
+
+// a record's position in its group is kept in a byte
+const _: () = assert!(GROUP <= 256);
 
 /// Label sets per chunk of [`Cells`].
 const CHUNK: usize = 1024;
@@ -312,10 +314,13 @@ impl RingMetric {
     /// Accounts consecutive events (a ring buffer hands them over in
     /// groups), as [`RingMetric::on_event`] does one by one. When the label
     /// key is a slice of the record, every record's key is first compared
-    /// with the one before it, or hashed and its table bucket prefetched;
-    /// then the records are counted in order. The lookups' cache misses
-    /// overlap instead of following one another: with thousands of label
-    /// sets visited in turn, each lookup would otherwise wait for memory.
+    /// with the one before it; a record whose key differs (a break) is
+    /// hashed and its table bucket prefetched. Then the records are counted
+    /// in order, a plain counter a run of one label set at once, so that
+    /// the second pass goes over the breaks, not the records. The lookups'
+    /// cache misses overlap instead of following one another: with
+    /// thousands of label sets visited in turn, each lookup would otherwise
+    /// wait for memory.
     pub fn on_events(&mut self, recs: &[&[u8]]) {
         let Some(range) = self.label_key.slice() else {
             for r in recs {
@@ -324,32 +329,47 @@ impl RingMetric {
             return;
         };
         for chunk in recs.chunks(GROUP) {
+            // the breaks: their positions in the chunk, and how each is found
+            let mut at = [0u8; GROUP];
             let mut look = [Look::Skip; GROUP];
+            let mut n = 0;
             let mut prev = self.last.map(|i| self.keys.key(i));
-            for (l, r) in look.iter_mut().zip(chunk) {
-                let Some(key) = r.get(range.clone()).filter(|_| r.len() >= self.size) else {
-                    prev = None;
-                    continue;
-                };
-                *l = if prev.is_some_and(|p| labels::same_key(p, key)) {
-                    Look::Same
-                } else {
-                    let h = key_index::hash(key);
-                    self.keys.prefetch(h);
-                    Look::Hash(h)
-                };
-                prev = Some(key);
+            for (j, r) in chunk.iter().enumerate() {
+                match r.get(range.clone()).filter(|_| r.len() >= self.size) {
+                    Some(key) if prev.is_some_and(|p| labels::same_key(p, key)) => continue,
+                    Some(key) => {
+                        let h = key_index::hash(key);
+                        self.keys.prefetch(h);
+                        look[n] = Look::Hash(h);
+                        prev = Some(key);
+                    }
+                    None => {
+                        look[n] = Look::Skip;
+                        prev = None;
+                    }
+                }
+                at[n] = j as u8;
+                n += 1;
             }
-            let look = &look[..chunk.len()];
+            let (at, look) = (&at[..n], &look[..n]);
             if self.kind == Kind::Counter && self.value.is_none() {
-                self.count_runs(look, chunk, &range);
+                self.count_runs(at, look, chunk, &range);
                 continue;
             }
             // the slot of the previous record's key, when it was resolved
             let mut cur = self.last.map(Some);
-            for (l, r) in look.iter().zip(chunk) {
+            let mut next = 0; // the next break
+            for (j, r) in chunk.iter().enumerate() {
+                // `None`: the same key as the record before
+                let l = match at.get(next) {
+                    Some(&b) if b as usize == j => {
+                        next += 1;
+                        look.get(next - 1).copied()
+                    }
+                    _ => None,
+                };
                 let value = match l {
-                    Look::Skip => None,
+                    Some(Look::Skip) => None,
                     _ => self.value_of(r),
                 };
                 let (Some(value), Some(key)) = (value, r.get(range.clone())) else {
@@ -358,13 +378,13 @@ impl RingMetric {
                     continue;
                 };
                 let slot = match (l, cur) {
-                    (Look::Same, Some(slot)) => {
+                    (None, Some(slot)) => {
                         if slot.is_none() {
                             self.dropped.inc(); // over max_series, like the record before
                         }
                         slot
                     }
-                    (Look::Hash(h), _) => self.lookup(*h, key, r),
+                    (Some(Look::Hash(h)), _) => self.lookup(h, key, r),
                     _ => self.lookup(key_index::hash(key), key, r),
                 };
                 cur = Some(slot);
@@ -376,26 +396,31 @@ impl RingMetric {
         }
     }
 
-    /// Counts a group of a plain counter (every event +1): a run of records
-    /// with one label set is added to its counter at once.
-    fn count_runs(&mut self, look: &[Look], chunk: &[&[u8]], range: &std::ops::Range<usize>) {
-        // the series of the run (`None`: over max_series), and the events
-        // of the run not counted yet
+    /// Counts a group of a plain counter (every event +1) from its breaks
+    /// (`at`, `look`): the records from one break to the next are a run of
+    /// one label set, added to its counter at once.
+    fn count_runs(&mut self, at: &[u8], look: &[Look], chunk: &[&[u8]], range: &std::ops::Range<usize>) {
+        // the series of the run (`None`: over max_series), and the first
+        // record of the run not counted yet
         let mut cur = self.last;
-        let mut run = 0u64;
-        for (l, r) in look.iter().zip(chunk) {
+        let mut start = 0;
+        for (&j, l) in at.iter().zip(look) {
+            let j = j as usize;
+            self.count_run(cur, j.saturating_sub(start) as u64);
             match l {
-                Look::Skip => self.decode_errors.inc(),
-                Look::Same => run += 1,
+                Look::Skip => {
+                    self.decode_errors.inc();
+                    start = j + 1;
+                }
                 Look::Hash(h) => {
-                    self.count_run(cur, run);
+                    let r = chunk.get(j).copied().unwrap_or_default();
                     cur = r.get(range.clone()).and_then(|key| self.lookup(*h, key, r));
                     // a series over max_series counted its first drop
-                    run = u64::from(cur.is_some());
+                    start = if cur.is_some() { j } else { j + 1 };
                 }
             }
         }
-        self.count_run(cur, run);
+        self.count_run(cur, chunk.len().saturating_sub(start) as u64);
         if cur.is_some() {
             self.last = cur;
         }
