@@ -16,8 +16,9 @@
 //!
 //! The baseline of the same run reaches every record and reads its first
 //! word, as a consumer that only counts records reads each header: what
-//! any consumer pays to walk the records, and nothing of beed's work. Each row is the best of `ROUNDS` passes over 1 M records
-//! (noise only adds), after one pass that adds the label sets.
+//! any consumer pays to walk the records, and nothing of beed's work.
+//! Each row is the best of 12 passes over 1 M records (noise only adds),
+//! after one pass that adds the label sets.
 //!
 //! Run: `cargo bench --bench lookup` (any user). Prints a markdown table,
 //! then one machine-readable line per row for benches/run.sh:
