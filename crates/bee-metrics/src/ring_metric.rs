@@ -45,11 +45,11 @@ pub fn default_buckets(value: &FieldKind) -> Vec<f64> {
 /// A record of a group whose key is not the record before's (see
 /// [`RingMetric::on_events`]).
 #[derive(Clone, Copy)]
-enum Look {
+enum Look<'a> {
     /// Too short for its label fields: a decode error.
     Skip,
-    /// Looked up by this hash (its bucket prefetched).
-    Hash(u64),
+    /// Looked up by this hash (its bucket prefetched); the record.
+    Hash(u64, &'a [u8]),
 }
 
 // a record's position in its group is kept in a byte
@@ -340,7 +340,7 @@ impl RingMetric {
                     Some(key) => {
                         let h = key_index::hash(key);
                         self.keys.prefetch(h);
-                        look[n] = Look::Hash(h);
+                        look[n] = Look::Hash(h, r);
                         prev = Some(key);
                     }
                     None => {
@@ -353,7 +353,7 @@ impl RingMetric {
             }
             let (at, look) = (&at[..n], &look[..n]);
             if self.kind == Kind::Counter && self.value.is_none() {
-                self.count_runs(at, look, chunk, &range);
+                self.count_runs(at, look, chunk.len(), &range);
                 continue;
             }
             // the slot of the previous record's key, when it was resolved
@@ -384,7 +384,7 @@ impl RingMetric {
                         }
                         slot
                     }
-                    (Some(Look::Hash(h)), _) => self.lookup(h, key, r),
+                    (Some(Look::Hash(h, _)), _) => self.lookup(h, key, r),
                     _ => self.lookup(key_index::hash(key), key, r),
                 };
                 cur = Some(slot);
@@ -396,10 +396,10 @@ impl RingMetric {
         }
     }
 
-    /// Counts a group of a plain counter (every event +1) from its breaks
-    /// (`at`, `look`): the records from one break to the next are a run of
-    /// one label set, added to its counter at once.
-    fn count_runs(&mut self, at: &[u8], look: &[Look], chunk: &[&[u8]], range: &std::ops::Range<usize>) {
+    /// Counts a group of `len` records of a plain counter (every event +1)
+    /// from its breaks (`at`, `look`): the records from one break to the
+    /// next are a run of one label set, added to its counter at once.
+    fn count_runs(&mut self, at: &[u8], look: &[Look<'_>], len: usize, range: &std::ops::Range<usize>) {
         // the series of the run (`None`: over max_series), and the first
         // record of the run not counted yet
         let mut cur = self.last;
@@ -412,15 +412,14 @@ impl RingMetric {
                     self.decode_errors.inc();
                     start = j + 1;
                 }
-                Look::Hash(h) => {
-                    let r = chunk.get(j).copied().unwrap_or_default();
+                Look::Hash(h, r) => {
                     cur = r.get(range.clone()).and_then(|key| self.lookup(*h, key, r));
                     // a series over max_series counted its first drop
                     start = if cur.is_some() { j } else { j + 1 };
                 }
             }
         }
-        self.count_run(cur, chunk.len().saturating_sub(start) as u64);
+        self.count_run(cur, len.saturating_sub(start) as u64);
         if cur.is_some() {
             self.last = cur;
         }
