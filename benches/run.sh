@@ -920,7 +920,7 @@ Columns:
   --bench lookup`, no target): `RingMetric::on_events` fed the counter
   records from memory, one label set and 10,000 in turn and at random,
   best of 12 passes against walking the same records: beed's own share of
-  the counter rows, steady to a few tenths of a ns where the live rows
+  the counter rows, usually within half a ns run to run where the live rows
   move by ±30 %.
 
 Targets (issue 14), each a ratio against a baseline measured in the same run,

@@ -362,12 +362,10 @@ impl RingMetric {
             for (j, r) in chunk.iter().enumerate() {
                 // `None`: the same key as the record before
                 let l = match at.get(next) {
-                    Some(&b) if b as usize == j => {
-                        next += 1;
-                        look.get(next - 1).copied()
-                    }
+                    Some(&b) if b as usize == j => look.get(next).copied(),
                     _ => None,
                 };
+                next += usize::from(l.is_some());
                 let value = match l {
                     Some(Look::Skip) => None,
                     _ => self.value_of(r),
