@@ -143,7 +143,7 @@ fn forget<T: MetricVecBuilder>(vec: &MetricVec<T>, probe: &str) {
 /// `beed_probe_up`, `beed_events_total`, `beed_events_lost_total`,
 /// `beed_decode_errors_total`, the `beed_map_*` families and, with
 /// `metrics.program_stats`, `beed_program_runs_total` and
-/// `beed_program_run_seconds_total`.
+/// `beed_program_run_seconds_total`; `beed_program_misses_total` always.
 pub struct RuntimeMetrics {
     status: Status,
     descs: Vec<Desc>,
@@ -163,6 +163,7 @@ struct Families {
     map_max_entries: IntGaugeVec,
     program_runs: IntCounterVec,
     program_run_seconds: CounterVec,
+    program_misses: IntCounterVec,
 }
 
 impl Families {
@@ -209,10 +210,19 @@ impl Families {
                 ),
                 &["probe", "program"],
             )?,
+            program_misses: IntCounterVec::new(
+                Opts::new(
+                    "beed_program_misses_total",
+                    "Runs of the program the kernel skipped because it would have run inside itself, or (a \
+                     kprobe, Linux 6.7+) inside another BPF program, on that CPU: what they would have recorded \
+                     is lost (bpf_prog_info.recursion_misses)",
+                ),
+                &["probe", "program"],
+            )?,
         })
     }
 
-    fn collectors(&self) -> [&dyn Collector; 10] {
+    fn collectors(&self) -> [&dyn Collector; 11] {
         [
             &self.probe_up,
             &self.events,
@@ -224,6 +234,7 @@ impl Families {
             &self.map_max_entries,
             &self.program_runs,
             &self.program_run_seconds,
+            &self.program_misses,
         ]
     }
 
@@ -236,9 +247,11 @@ impl Families {
             }
         };
         self.probe_up.with_label_values(&[name]).set(1);
-        for p in stats.programs.iter().filter(|_| programs) {
-            if let Some(runs) = p.read() {
-                let l = [name, p.program.as_str()];
+        for p in &stats.programs {
+            let Some(runs) = p.read() else { continue };
+            let l = [name, p.program.as_str()];
+            self.program_misses.with_label_values(&l).inc_by(runs.missed);
+            if programs {
                 self.program_runs.with_label_values(&l).inc_by(runs.count);
                 self.program_run_seconds.with_label_values(&l).inc_by(runs.nanos as f64 / 1e9);
             }

@@ -173,7 +173,9 @@ timeseries(
     "suppressed: over events.journal_rate_limit (beed_events_suppressed_total); "
     "sampled out and rate limited: a print map's sample and max_rate "
     "(beed_events_sampled_out_total, beed_events_rate_limited_total); "
-    "output errors: writes that failed (beed_output_errors_total).",
+    "output errors: writes that failed (beed_output_errors_total); "
+    "missed runs: runs of a probe's programs the kernel skipped because a BPF program was "
+    "already running on that CPU (beed_program_misses_total).",
     12, 12, 8,
     targets(
         (f"sum by (node, probe) (rate(beed_events_lost_total{{{SEL}}}[5m]))", "lost {{node}} {{probe}}"),
@@ -185,6 +187,7 @@ timeseries(
             "rate limited {{node}} {{probe}}",
         ),
         (f"sum by (node, output) (rate(beed_output_errors_total{{{NODE}}}[5m]))", "output errors {{node}} {{output}}"),
+        (f"sum by (node, probe) (rate(beed_program_misses_total{{{SEL}}}[5m]))", "missed runs {{node}} {{probe}}"),
     ),
     unit="ops",
 )

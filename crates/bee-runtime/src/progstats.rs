@@ -2,7 +2,8 @@
 //! time, from the kernel's BPF statistics (`bpf_prog_info.run_cnt` and
 //! `run_time_ns`, counted only while statistics are enabled: by the
 //! `kernel.bpf_stats_enabled` sysctl or while someone holds the descriptor
-//! that `BPF_ENABLE_STATS` returns, see [`enable`]). Like bpftop.
+//! that `BPF_ENABLE_STATS` returns, see [`enable`]). Like bpftop. And the
+//! runs the kernel skipped (`recursion_misses`, always counted).
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
@@ -17,11 +18,17 @@ pub struct ProgramStats {
     fd: Arc<OwnedFd>,
 }
 
-/// Run count and total run time of a program.
+/// Run count and total run time of a program, and its missed runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Runs {
     pub count: u64,
     pub nanos: u64,
+    /// Runs the kernel skipped because the program would have run inside
+    /// itself on that CPU (raw tracepoints, fentry/fexit), or, for a kprobe
+    /// (Linux 6.7+), inside any BPF program (`recursion_misses`). Counted
+    /// whether statistics are on or not: whatever such a run would have
+    /// recorded is lost.
+    pub missed: u64,
 }
 
 impl ProgramStats {
@@ -32,7 +39,7 @@ impl ProgramStats {
         // SAFETY: `info` and `len` are valid for writes and `len` is the
         // size of `info`; the descriptor is open for the call's duration.
         let rc = unsafe { libbpf_sys::bpf_prog_get_info_by_fd(self.fd.as_raw_fd(), &mut info, &mut len) };
-        (rc == 0).then_some(Runs { count: info.run_cnt, nanos: info.run_time_ns })
+        (rc == 0).then_some(Runs { count: info.run_cnt, nanos: info.run_time_ns, missed: info.recursion_misses })
     }
 }
 

@@ -30,16 +30,23 @@ pub fn read(status: &Status, probe: &str) -> Vec<(String, Runs)> {
     }
 }
 
-/// `prog 1234 runs, 310 ns/run · ...` for the UI.
+/// `prog 1234 runs, 310 ns/run · ...` for the UI (`, N missed` when the
+/// kernel skipped runs).
 pub fn summary(rows: &[(String, Runs)]) -> String {
-    let one = |(name, r): &(String, Runs)| match r.nanos.checked_div(r.count) {
-        Some(avg) => format!("{name} {} runs, {avg} ns/run", r.count),
-        None => format!("{name} 0 runs"),
+    let one = |(name, r): &(String, Runs)| {
+        let runs = match r.nanos.checked_div(r.count) {
+            Some(avg) => format!("{name} {} runs, {avg} ns/run", r.count),
+            None => format!("{name} 0 runs"),
+        };
+        match r.missed {
+            0 => runs,
+            n => format!("{runs}, {n} missed"),
+        }
     };
     rows.iter().map(one).collect::<Vec<_>>().join(" · ")
 }
 
-/// `{"probe":"…","programStats":[{"program":"…","runs":N,"runNanos":N}]}`.
+/// `{"probe":"…","programStats":[{"program":"…","runs":N,"runNanos":N,"missed":N}]}`.
 pub fn json_line(probe: &str, rows: &[(String, Runs)]) -> String {
     let mut s = String::from("{\"probe\":");
     bee_object::decode::write_json_str(&mut s, probe);
@@ -50,7 +57,7 @@ pub fn json_line(probe: &str, rows: &[(String, Runs)]) -> String {
         }
         s.push_str("{\"program\":");
         bee_object::decode::write_json_str(&mut s, name);
-        s.push_str(&format!(",\"runs\":{},\"runNanos\":{}}}", r.count, r.nanos));
+        s.push_str(&format!(",\"runs\":{},\"runNanos\":{},\"missed\":{}}}", r.count, r.nanos, r.missed));
     }
     s.push_str("]}\n");
     s
@@ -62,12 +69,17 @@ mod tests {
 
     #[test]
     fn renders() {
-        let rows = vec![("on_exec".to_string(), Runs { count: 4, nanos: 1000 }), ("idle".into(), Runs::default())];
-        assert_eq!(summary(&rows), "on_exec 4 runs, 250 ns/run · idle 0 runs");
+        let rows = vec![
+            ("on_exec".to_string(), Runs { count: 4, nanos: 1000, missed: 0 }),
+            ("idle".into(), Runs::default()),
+            ("nested".into(), Runs { count: 0, nanos: 0, missed: 3 }),
+        ];
+        assert_eq!(summary(&rows), "on_exec 4 runs, 250 ns/run · idle 0 runs · nested 0 runs, 3 missed");
         assert_eq!(
             json_line("p\"x", &rows),
-            "{\"probe\":\"p\\\"x\",\"programStats\":[{\"program\":\"on_exec\",\"runs\":4,\"runNanos\":1000},\
-             {\"program\":\"idle\",\"runs\":0,\"runNanos\":0}]}\n"
+            "{\"probe\":\"p\\\"x\",\"programStats\":[{\"program\":\"on_exec\",\"runs\":4,\"runNanos\":1000,\"missed\":0},\
+             {\"program\":\"idle\",\"runs\":0,\"runNanos\":0,\"missed\":0},\
+             {\"program\":\"nested\",\"runs\":0,\"runNanos\":0,\"missed\":3}]}\n"
         );
     }
 }
