@@ -214,8 +214,8 @@ impl Families {
                 Opts::new(
                     "beed_program_misses_total",
                     "Runs of the program the kernel skipped because it would have run inside itself, or (a \
-                     kprobe, Linux 6.7+) inside another BPF program, on that CPU: what they would have recorded \
-                     is lost (bpf_prog_info.recursion_misses)",
+                     kprobe) inside another BPF program, on that CPU: what they would have recorded \
+                     is lost (bpf_prog_info.recursion_misses, Linux 6.7+)",
                 ),
                 &["probe", "program"],
             )?,

@@ -72,7 +72,7 @@ fn missed_runs_are_counted_with_statistics_off() -> TestResult {
     if !is_root() {
         return Err("run as root (make test)".into());
     }
-    // the kernel counts a skipped tracepoint run from 6.7 (trace_call_bpf)
+    // the kernel counts a raw tracepoint's skipped nested run from 6.7
     let Some(v) = kernel_version() else { return Err("cannot read the kernel version".into()) };
     if v < (6, 7) {
         eprintln!("skipped: kernel {}.{} does not count skipped tracepoint runs (6.7+)", v.0, v.1);

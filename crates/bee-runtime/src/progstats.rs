@@ -24,8 +24,8 @@ pub struct Runs {
     pub count: u64,
     pub nanos: u64,
     /// Runs the kernel skipped because the program would have run inside
-    /// itself on that CPU (raw tracepoints, fentry/fexit), or, for a kprobe
-    /// (Linux 6.7+), inside any BPF program (`recursion_misses`). Counted
+    /// itself on that CPU (raw tracepoints, fentry/fexit), or, for a kprobe,
+    /// inside any BPF program (`recursion_misses`, Linux 6.7+). Counted
     /// whether statistics are on or not: whatever such a run would have
     /// recorded is lost.
     pub missed: u64,
