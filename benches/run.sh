@@ -865,8 +865,9 @@ table shows medians:
 - **C libbpf** (`benches/c_consumer.c`, Debian's libbpf): `ring_buffer__poll`
   with a callback that counts (on any object: it does no per-label-set work),
   that counts per label set in an open-addressing hash table keyed by the 40
-  label bytes (what beed's counter path does), or that formats the record as the same JSON line beed writes, `"time"`
-  included (RFC 3339 with nanoseconds from `CLOCK_REALTIME` per event, through
+  label bytes (what beed's counter path does), or that formats the record as
+  the same JSON line beed writes, `"time"` included (RFC 3339 with
+  nanoseconds from `CLOCK_REALTIME` per event, through
   `gmtime_r`, as beed stamps each line), with one `snprintf`, and `fwrite`s it
   to stdout (64 KiB buffer, flushed after each poll); for the wide record the
   strings are JSON-escaped, the IPv6 addresses rendered with `inet_ntop` and
